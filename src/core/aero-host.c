@@ -448,8 +448,8 @@ wire_transport (AeroHost *self, Instance *transport, Instance *only_stack, GErro
         {
           aero_config_group_error (group, error, AERO_CONFIG_ERROR_INVALID_VALUE, "filters",
                                    "expected names of filter or policy instances, got '%s', "
-                                   "which is %s",
-                                   filters[i],
+                                   "which is %s%s",
+                                   filters[i], f ? "a " : "",
                                    f ? aero_plugin_kind_to_string (f->info->kind)
                                      : "not a group of this file");
           return FALSE;

@@ -1,0 +1,295 @@
+#!/usr/bin/python3
+"""test_http — the core's HTTP server: /healthz, /readyz, /metrics, TLS,
+several listen addresses, and the log formats.
+
+/metrics is checked twice: by `promtool check metrics` when it is installed
+and by promparse, a strict parser of the text format 0.0.4 (see
+promparse.py), which also enforces this project's conventions.
+
+promtool's exit status: 1 with "error while linting: ..." is a parse error
+and fails the test. 3 means the exposition parsed and promlint has style
+findings (printed one per line as `NAME: TEXT`); those are shown as
+diagnostics but do not fail the test, because the style rules this project
+commits to (HELP and TYPE on every family, counters named *_total) are
+enforced by promparse, and the other promlint rules are advice. Any other
+non-zero status fails.
+"""
+
+import json
+import os
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import aerotest  # noqa: E402
+import promparse  # noqa: E402
+from aerotest import ini  # noqa: E402
+
+PROMTOOL = "/usr/bin/promtool"
+
+CORE_FAMILIES = {
+    "aero_build_info": "gauge",
+    "aero_ready": "gauge",
+    "aero_plugin_info": "gauge",
+    "aero_sessions_active": "gauge",
+    "aero_sessions_opened_total": "counter",
+    "aero_sessions_closed_total": "counter",
+    "aero_session_frames_total": "counter",
+    "aero_session_bytes_total": "counter",
+    "aero_session_drops_total": "counter",
+    "process_cpu_seconds_total": "counter",
+    "process_resident_memory_bytes": "gauge",
+    "process_virtual_memory_bytes": "gauge",
+    "process_start_time_seconds": "gauge",
+    "process_open_fds": "gauge",
+    "process_max_fds": "gauge",
+}
+
+
+def check_parser_self_test(tap):
+    rejected = []
+    for desc, text in promparse.BAD_EXAMPLES:
+        try:
+            promparse.parse(text)
+        except promparse.ParseError:
+            rejected.append(desc)
+    missed = [d for d, _ in promparse.BAD_EXAMPLES if d not in rejected]
+    tap.ok(not missed, "promparse rejects every known-bad exposition", f"accepted: {missed}")
+    try:
+        promparse.parse(promparse.GOOD_EXAMPLE)
+        good = True
+    except promparse.ParseError as e:
+        good = str(e)
+    tap.ok(good is True, "promparse accepts a valid exposition with escapes, NaN and Inf",
+           str(good))
+
+
+def check_promtool(tap, body):
+    if not os.path.exists(PROMTOOL):
+        tap.skip("promtool check metrics", f"{PROMTOOL} not installed")
+        return
+    p = subprocess.run([PROMTOOL, "check", "metrics"], input=body.encode(),
+                       capture_output=True, timeout=30)
+    output = (p.stdout + p.stderr).decode(errors="replace")
+    if p.returncode == 3 and "error while linting" not in output:
+        tap.diag("promtool lint findings (advice, not failures):")
+        tap.diag(output)
+        tap.ok(True, "promtool check metrics parses /metrics (lint findings shown above)")
+    else:
+        tap.ok(p.returncode == 0, "promtool check metrics accepts /metrics",
+               f"exit {p.returncode}\n{output}")
+
+
+def check_metrics(tap, d, instances):
+    status, headers, body = d.get("/metrics")
+    tap.ok(status == 200, "/metrics answers 200")
+    ctype = headers.get("content-type", "")
+    tap.ok(ctype.startswith("text/plain") and "version=0.0.4" in ctype,
+           "/metrics Content-Type is text/plain; version=0.0.4", ctype)
+    check_promtool(tap, body)
+    try:
+        expo = promparse.parse(body)
+    except promparse.ParseError as e:
+        tap.ok(False, "/metrics passes the strict text-format 0.0.4 parser", f"{e}\n{body}")
+        return
+    tap.ok(True, "/metrics passes the strict text-format 0.0.4 parser")
+
+    missing = [f"{n} ({t})" for n, t in CORE_FAMILIES.items()
+               if n not in expo.families or expo.families[n].type != t]
+    tap.ok(not missing, "every core metric family is present with its type",
+           f"missing or mistyped: {missing}")
+
+    build = expo.series("aero_build_info")
+    tap.ok(build == [({"version": "0.1.0"}, 1.0)], "aero_build_info{version=\"0.1.0\"} 1",
+           str(build))
+    tap.ok(expo.value("aero_ready") == 1, "aero_ready is 1 once started",
+           str(expo.value("aero_ready")))
+    infos = {s[0]["instance"]: s for s in expo.series("aero_plugin_info")}
+    for name, (plugin, kind, version) in instances.items():
+        got = infos.get(name)
+        want = ({"instance": name, "plugin": plugin, "kind": kind, "version": version}, 1.0)
+        tap.ok(got == want, f"aero_plugin_info for instance {name}", f"got {got}, want {want}")
+    tap.ok(set(infos) == set(instances), "aero_plugin_info has exactly the configured instances",
+           str(sorted(infos)))
+    rss = expo.value("process_resident_memory_bytes")
+    tap.ok(rss is not None and rss > 0, f"process_resident_memory_bytes > 0 ({rss})")
+    vsz = expo.value("process_virtual_memory_bytes")
+    tap.ok(vsz is not None and rss is not None and vsz >= rss,
+           "process_virtual_memory_bytes >= resident")
+    fds, max_fds = expo.value("process_open_fds"), expo.value("process_max_fds")
+    tap.ok(fds is not None and max_fds is not None and 0 < fds <= max_fds,
+           f"0 < process_open_fds ({fds}) <= process_max_fds ({max_fds})")
+    start = expo.value("process_start_time_seconds")
+    tap.ok(start is not None and time.time() - 600 < start <= time.time() + 1,
+           f"process_start_time_seconds is a recent Unix time ({start})")
+    tap.ok(expo.value("aero_sessions_active") == 0, "aero_sessions_active is 0 without clients")
+
+
+def run_plain(tap, tmp):
+    http_port, stream_port = aerotest.free_port(), aerotest.free_port()
+    listen = [f"127.0.0.1:{http_port}"]
+    port6 = None
+    if aerotest.ipv6_loopback_works():
+        port6 = aerotest.free_port("::1")
+        listen.append(f"[::1]:{port6}")
+    config = tmp.file("http.ini", aerotest.stream_config(
+        http_port, stream_port, "test-arp", {"address": "10.0.2.2"},
+        http={"listen": ";".join(listen)}))
+    with aerotest.Daemon(config, tmp.path, http_port=http_port) as d:
+        d.wait_ready()
+        status, headers, body = d.get("/healthz")
+        tap.ok(status == 200 and body.strip() == "ok", "/healthz answers 200 ok",
+               f"{status} {body!r}")
+        status, headers, body = d.get("/readyz")
+        tap.ok(status == 200 and body.strip() == "ready", "/readyz answers 200 ready once started",
+               f"{status} {body!r}")
+        status = d.get("/no-such-path")[0]
+        tap.ok(status == 404, f"an unknown path answers 404 ({status})")
+
+        check_metrics(tap, d, {"lan": ("test-arp", "stack", "1.1.0"),
+                               "guest": ("test-stream", "transport", "1.2.0")})
+
+        if port6 is None:
+            tap.skip("/healthz answers on [::1] too", "IPv6 loopback unavailable")
+        else:
+            try:
+                status = aerotest.http_get("::1", port6, "/healthz")[0]
+            except OSError as e:
+                status = repr(e)
+            tap.ok(status == 200, "/healthz answers on the second listen address [::1]",
+                   str(status))
+        tap.ok(d.stop() == 0, "exits 0 on SIGTERM", d.stderr())
+        check_text_log(tap, d.stderr())
+
+
+TEXT_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [A-Z]+ [^ :]+: .*\Z")
+
+
+def check_text_log(tap, stderr):
+    lines = [ln for ln in stderr.splitlines() if ln]
+    bad = [ln for ln in lines if not TEXT_LINE.match(ln)]
+    tap.ok(lines and not bad, "text log: every stderr line is 'TIME LEVEL component: message'",
+           "\n".join(bad[:10]) or "(no lines)")
+
+
+def run_json_log(tap, tmp):
+    http_port, stream_port = aerotest.free_port(), aerotest.free_port()
+    config = tmp.file("json.ini", aerotest.stream_config(
+        http_port, stream_port, "test-reflect", log={"format": "json", "level": "debug"}))
+    with aerotest.Daemon(config, tmp.path, http_port=http_port) as d:
+        d.wait_ready()
+        with aerotest.StreamClient(stream_port) as c:
+            c.send_frame(aerotest.udp_frame("52:54:00:12:34:56", "52:55:0a:00:02:02",
+                                            "10.0.2.15", "10.0.2.2", 1, 2, b"x"))
+            c.recv_frame()
+        d.get("/metrics")
+        rc = d.stop()
+        stderr = d.stderr()
+    tap.ok(rc == 0, "json log: daemon exits 0", stderr)
+    lines = [ln for ln in stderr.splitlines() if ln]
+    problems = []
+    for ln in lines:
+        try:
+            rec = json.loads(ln)
+        except ValueError as e:
+            problems.append(f"not JSON ({e}): {ln}")
+            continue
+        if not isinstance(rec, dict):
+            problems.append(f"not an object: {ln}")
+            continue
+        for key in ("time", "level", "component", "message"):
+            if not isinstance(rec.get(key), str):
+                problems.append(f"no string {key}: {ln}")
+        if isinstance(rec.get("time"), str) and \
+                not re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\Z", rec["time"]):
+            problems.append(f"time not RFC 3339 UTC: {ln}")
+    tap.ok(lines and not problems,
+           f"json log: all {len(lines)} stderr lines are JSON objects with time, level, "
+           "component, message", "\n".join(problems[:10]) or "(no lines)")
+    tap.ok(any('"peer"' in ln for ln in lines),
+           "json log: structured fields (peer) appear as JSON members")
+
+
+def run_tls(tap, tmp):
+    pair = aerotest.make_certificate(tmp.path)
+    if pair is None:
+        tap.skip("TLS: /healthz over https", "openssl missing or failed")
+        return
+    cert, key = pair
+    http_port, stream_port = aerotest.free_port(), aerotest.free_port()
+    config = tmp.file("tls.ini", aerotest.stream_config(
+        http_port, stream_port, "test-reflect",
+        http={"tls-certificate": cert, "tls-key": key}))
+    ctx = ssl.create_default_context(cafile=cert)
+    # LeakSanitizer's tracer crashes in processes that loaded GnuTLS through
+    # glib-networking; AddressSanitizer and UBSan stay on.
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    env = aerotest.daemon_env({"ASAN_OPTIONS": (asan + ":" if asan else "") + "detect_leaks=0"})
+    with aerotest.Daemon(config, tmp.path, http_port=http_port, env=env) as d:
+        d.wait_ready(tls_context=ctx)
+        status, _, body = d.get("/healthz", tls_context=ctx)
+        tap.ok(status == 200 and body.strip() == "ok",
+               "TLS: https://127.0.0.1/healthz answers 200, certificate verified")
+        status, _, body = d.get("/metrics", tls_context=ctx)
+        tap.ok(status == 200 and "aero_build_info" in body, "TLS: /metrics over https")
+        try:
+            status = aerotest.http_get("127.0.0.1", http_port, "/healthz", timeout=3.0)[0]
+        except (OSError, Exception):  # noqa: BLE001 - any failure means plain HTTP is not served
+            status = None
+        tap.ok(status != 200, "TLS: plain HTTP on the TLS port does not get /healthz",
+               str(status))
+        tap.ok(d.stop() == 0, "TLS: exits 0 on SIGTERM", d.stderr())
+
+
+def run_default_listen(tap, tmp):
+    """Without [http] listen the server is on 127.0.0.1:8090."""
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 8090))
+    except OSError:
+        tap.skip("default listen address 127.0.0.1:8090", "port 8090 is in use")
+        return
+    config = tmp.file("default.ini", ini([("log", {"level": "warning"})]))
+    with aerotest.Daemon(config, tmp.path, http_port=8090) as d:
+        d.wait_ready()
+        tap.ok(d.get("/healthz")[0] == 200, "default listen address is 127.0.0.1:8090")
+        tap.ok(d.stop() == 0, "default config: exits 0 on SIGTERM", d.stderr())
+
+
+def run_log_level(tap, tmp):
+    """[log] level = warning: nothing below warning is printed."""
+    http_port, stream_port = aerotest.free_port(), aerotest.free_port()
+    config = tmp.file("level.ini", aerotest.stream_config(
+        http_port, stream_port, "test-reflect", log={"level": "warning"}))
+    with aerotest.Daemon(config, tmp.path, http_port=http_port) as d:
+        d.wait_ready()
+        with aerotest.StreamClient(stream_port) as c:
+            c.send_frame(aerotest.udp_frame("52:54:00:12:34:56", "52:55:0a:00:02:02",
+                                            "10.0.2.15", "10.0.2.2", 1, 2, b"x"))
+            c.recv_frame()
+        rc = d.stop()
+        low = [ln for ln in d.stderr().splitlines()
+               if re.match(r"\S+ (DEBUG|INFO|NOTICE|MESSAGE) ", ln)]
+    tap.ok(rc == 0 and not low, "[log] level = warning: no debug, info or notice lines",
+           "\n".join(low))
+
+
+def main():
+    tap = aerotest.Tap()
+    check_parser_self_test(tap)
+    with aerotest.TempDir() as tmp:
+        for func in (run_plain, run_json_log, run_tls, run_log_level, run_default_listen):
+            try:
+                func(tap, tmp)
+            except Exception:  # noqa: BLE001 - report and go on with the next part
+                import traceback
+                tap.ok(False, f"{func.__name__} ran to completion", traceback.format_exc())
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()
