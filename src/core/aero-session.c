@@ -25,6 +25,7 @@ struct _AeroSessionPort
 
 static AeroFlowReturn session_from_guest (AeroSession *self, GBytes *frame);
 static AeroFlowReturn session_to_guest (AeroSession *self, GBytes *frame);
+static gboolean session_downstream_ready (AeroSession *self, gboolean to_guest);
 
 static AeroFlowReturn
 port_push (AeroFrameSink *sink, GBytes *frame)
@@ -37,10 +38,23 @@ port_push (AeroFrameSink *sink, GBytes *frame)
                         : session_from_guest (port->session, frame);
 }
 
+/* A port is ready when the element behind it is: readiness passes through
+ * the session so that a producer can pause instead of dropping. */
+static gboolean
+port_is_ready (AeroFrameSink *sink)
+{
+  AeroSessionPort *port = AERO_SESSION_PORT (sink);
+
+  if (port->session == NULL)
+    return FALSE;
+  return session_downstream_ready (port->session, port->to_guest);
+}
+
 static void
 port_sink_init (AeroFrameSinkInterface *iface)
 {
   iface->push = port_push;
+  iface->is_ready = port_is_ready;
 }
 
 G_DEFINE_TYPE_WITH_CODE (AeroSessionPort, aero_session_port, G_TYPE_OBJECT,
@@ -70,6 +84,8 @@ struct _AeroSession
   AeroSessionPort *guest_port;
   AeroSessionPort *host_port;
   gulong closed_handler;
+  gulong channel_ready_handler;
+  gulong stack_ready_handler;
   AeroSessionCounters counters;
   AeroSessionMetrics metrics;
   AeroCloseReason close_reason;
@@ -181,6 +197,36 @@ aero_session_send_to_stack (AeroSession *self, GBytes *frame)
   return aero_frame_sink_push (AERO_FRAME_SINK (self->stack), frame);
 }
 
+static gboolean
+session_downstream_ready (AeroSession *self, gboolean to_guest)
+{
+  if (self->closed)
+    return FALSE;
+  if (to_guest)
+    return aero_frame_sink_is_ready (AERO_FRAME_SINK (self->channel));
+  return self->stack != NULL && aero_frame_sink_is_ready (AERO_FRAME_SINK (self->stack));
+}
+
+/* The channel has room again: tell the stack, which sends to the guest. */
+static void
+on_channel_ready (AeroFrameSink *sink, gpointer data)
+{
+  AeroSession *self = data;
+
+  if (!self->closed && self->host_port)
+    aero_frame_sink_notify_ready (AERO_FRAME_SINK (self->host_port));
+}
+
+/* The stack has room again: tell the channel, which sends to the stack. */
+static void
+on_stack_ready (AeroFrameSink *sink, gpointer data)
+{
+  AeroSession *self = data;
+
+  if (!self->closed && self->guest_port)
+    aero_frame_sink_notify_ready (AERO_FRAME_SINK (self->guest_port));
+}
+
 static void
 unlink_all (AeroSession *self)
 {
@@ -201,6 +247,10 @@ aero_session_teardown (AeroSession *self)
 
   unlink_all (self);
   g_clear_handle_id (&self->teardown_idle, g_source_remove);
+  if (self->channel)
+    g_clear_signal_handler (&self->channel_ready_handler, self->channel);
+  if (self->stack)
+    g_clear_signal_handler (&self->stack_ready_handler, self->stack);
   if (self->stack)
     aero_stack_close (self->stack);
   g_clear_object (&self->stack);
@@ -328,6 +378,10 @@ aero_session_setup (AeroSession *self, AeroStackFactory *factory, GPtrArray *fil
   aero_frame_source_set_sink (AERO_FRAME_SOURCE (self->channel), AERO_FRAME_SINK (self->guest_port));
   self->closed_handler = g_signal_connect (self->channel, "closed", G_CALLBACK (on_channel_closed),
                                            self);
+  self->channel_ready_handler = g_signal_connect (self->channel, "ready",
+                                                  G_CALLBACK (on_channel_ready), self);
+  self->stack_ready_handler = g_signal_connect (self->stack, "ready", G_CALLBACK (on_stack_ready),
+                                                self);
   if (aero_channel_is_closed (self->channel))
     on_channel_closed (self->channel, AERO_CLOSE_NORMAL, self);
   return TRUE;

@@ -1,0 +1,25 @@
+/* slirp-stack.h — one session's network: a libslirp instance behind the
+ * guard, the DNS server and the virtual service rewrites.
+ *
+ * Frames from the guest (push) are bounds-checked (14 bytes up to the MTU
+ * plus an Ethernet header and a VLAN tag), classified by the guard, and
+ * then given to libslirp, answered by the DNS server, rewritten toward a
+ * virtual service's host endpoint, or refused. Frames from libslirp are
+ * copied, get the service address back in place of the host endpoint (and
+ * the MTU option in DHCP answers), and are emitted to the guest. close()
+ * cancels DNS lookups and frees the Slirp with all its sockets and timers. */
+#pragma once
+
+#include <aero-net/aero-net.h>
+
+#include "slirp-factory.h"
+
+G_BEGIN_DECLS
+
+#define AERO_TYPE_SLIRP_STACK (aero_slirp_stack_get_type ())
+G_DECLARE_FINAL_TYPE (AeroSlirpStack, aero_slirp_stack, AERO, SLIRP_STACK, GObject)
+
+AeroSlirpStack *aero_slirp_stack_new (AeroSlirpFactory *factory, const char *session_id,
+                                      GError **error);
+
+G_END_DECLS

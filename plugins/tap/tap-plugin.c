@@ -1,0 +1,363 @@
+/* tap-plugin.c — the `tap` plugin: a stack whose "network" is a Linux TAP
+ * device. Behind a transport-ws client channel it bridges a real kernel
+ * (a VM's tap backend, or a network namespace) to a remote aero-netd.
+ *
+ * The device is opened once, at start, and outlives sessions, so that a
+ * client that reconnects finds the same interface. One session uses it at
+ * a time. Reading pauses while the session cannot take more frames (the
+ * tunnel's send queue is full) instead of dropping them. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib-unix.h>
+#include <aero-net/aero-net.h>
+
+#include "tap-device.h"
+
+#define TAP_READ_BUDGET 64
+#define TAP_BUFFER_SIZE 65536
+
+#define TAP_TYPE_STACK (tap_stack_get_type ())
+G_DECLARE_FINAL_TYPE (TapStack, tap_stack, TAP, STACK, GObject)
+#define TAP_TYPE_FACTORY (tap_factory_get_type ())
+G_DECLARE_FINAL_TYPE (TapFactory, tap_factory, TAP, FACTORY, GObject)
+
+struct _TapFactory
+{
+  GObject parent_instance;
+
+  char *device;
+  char *netns;
+  gint64 mtu;
+  gboolean up;
+
+  char *ifname;
+  int fd;
+  guint watch;
+  guint8 *buffer;
+  TapStack *active; /* unowned; cleared by the stack's close */
+
+  AeroMetric *m_rx_frames;
+  AeroMetric *m_rx_bytes;
+  AeroMetric *m_tx_frames;
+  AeroMetric *m_tx_bytes;
+  AeroMetric *m_tx_dropped;
+  AeroMetric *m_rx_discarded;
+  AeroMetric *m_busy;
+};
+
+struct _TapStack
+{
+  GObject parent_instance;
+  TapFactory *factory; /* unowned; the factory outlives its sessions */
+  AeroFrameSink *sink;  /* unowned: the session links and unlinks */
+  gulong ready_handler;
+  gboolean closed;
+};
+
+static void tap_factory_resume (TapFactory *self);
+
+/* ---- the stack ---------------------------------------------------------- */
+
+static AeroFlowReturn
+tap_stack_push (AeroFrameSink *sink, GBytes *frame)
+{
+  TapStack *self = TAP_STACK (sink);
+  TapFactory *f = self->factory;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (frame, &len);
+
+  if (self->closed || f->fd < 0)
+    return AERO_FLOW_CLOSED;
+  if (write (f->fd, data, len) != (gssize) len)
+    {
+      aero_metric_inc (f->m_tx_dropped);
+      return AERO_FLOW_DROPPED;
+    }
+  aero_metric_inc (f->m_tx_frames);
+  aero_metric_add (f->m_tx_bytes, (double) len);
+  return AERO_FLOW_OK;
+}
+
+static void
+tap_stack_sink_init (AeroFrameSinkInterface *iface)
+{
+  iface->push = tap_stack_push;
+}
+
+static void
+on_sink_ready (AeroFrameSink *sink, gpointer data)
+{
+  TapStack *self = data;
+
+  if (!self->closed)
+    tap_factory_resume (self->factory);
+}
+
+static void
+tap_stack_set_sink (AeroFrameSource *source, AeroFrameSink *sink)
+{
+  TapStack *self = TAP_STACK (source);
+
+  if (self->sink)
+    g_clear_signal_handler (&self->ready_handler, self->sink);
+  self->sink = sink;
+  if (sink)
+    self->ready_handler = g_signal_connect (sink, "ready", G_CALLBACK (on_sink_ready), self);
+}
+
+static AeroFrameSink *
+tap_stack_get_sink (AeroFrameSource *source)
+{
+  return TAP_STACK (source)->sink;
+}
+
+static void
+tap_stack_source_init (AeroFrameSourceInterface *iface)
+{
+  iface->set_sink = tap_stack_set_sink;
+  iface->get_sink = tap_stack_get_sink;
+}
+
+static void
+tap_stack_close (AeroStack *stack)
+{
+  TapStack *self = TAP_STACK (stack);
+
+  if (self->closed)
+    return;
+  self->closed = TRUE;
+  tap_stack_set_sink (AERO_FRAME_SOURCE (self), NULL);
+  if (self->factory->active == self)
+    self->factory->active = NULL;
+  tap_factory_resume (self->factory);
+}
+
+static void
+tap_stack_stack_init (AeroStackInterface *iface)
+{
+  iface->close = tap_stack_close;
+}
+
+G_DEFINE_TYPE_WITH_CODE (TapStack, tap_stack, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (AERO_TYPE_FRAME_SINK, tap_stack_sink_init)
+                         G_IMPLEMENT_INTERFACE (AERO_TYPE_FRAME_SOURCE, tap_stack_source_init)
+                         G_IMPLEMENT_INTERFACE (AERO_TYPE_STACK, tap_stack_stack_init))
+
+static void
+tap_stack_dispose (GObject *object)
+{
+  tap_stack_close (AERO_STACK (object));
+  G_OBJECT_CLASS (tap_stack_parent_class)->dispose (object);
+}
+
+static void
+tap_stack_class_init (TapStackClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = tap_stack_dispose;
+}
+
+static void
+tap_stack_init (TapStack *self)
+{
+}
+
+/* ---- the factory: the device and its reader ------------------------------ */
+
+static gboolean
+tap_readable (gint fd, GIOCondition condition, gpointer data)
+{
+  TapFactory *self = data;
+
+  for (int i = 0; i < TAP_READ_BUDGET; i++)
+    {
+      TapStack *stack = self->active;
+      g_autoptr (GBytes) frame = NULL;
+      gssize n;
+
+      if (stack && stack->sink && !aero_frame_sink_is_ready (stack->sink))
+        {
+          /* Pause until the session has room; "ready" resumes us. */
+          self->watch = 0;
+          return G_SOURCE_REMOVE;
+        }
+      n = read (fd, self->buffer, TAP_BUFFER_SIZE);
+      if (n < 0)
+        {
+          if (errno == EAGAIN || errno == EINTR)
+            break;
+          AERO_LOG_WARNING ("tap", "device", self->ifname, "MESSAGE", "read failed: %s",
+                            g_strerror (errno));
+          break;
+        }
+      if (n < 14)
+        continue;
+      aero_metric_inc (self->m_rx_frames);
+      aero_metric_add (self->m_rx_bytes, (double) n);
+      if (stack == NULL || stack->sink == NULL)
+        {
+          aero_metric_inc (self->m_rx_discarded);
+          continue;
+        }
+      frame = g_bytes_new (self->buffer, n);
+      aero_frame_source_emit (AERO_FRAME_SOURCE (stack), frame);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+tap_factory_resume (TapFactory *self)
+{
+  if (self->fd >= 0 && self->watch == 0)
+    self->watch = g_unix_fd_add (self->fd, G_IO_IN, tap_readable, self);
+}
+
+static gboolean
+tap_factory_configure (AeroComponent *component, AeroConfigGroup *group, GError **error)
+{
+  TapFactory *self = TAP_FACTORY (component);
+
+  g_free (self->device);
+  self->device = aero_config_group_get_string (group, "device", "aerotap%d", FALSE, error);
+  if (self->device == NULL)
+    return FALSE;
+  if (*self->device == '\0' || strlen (self->device) >= 16 || strchr (self->device, '/'))
+    {
+      aero_config_group_error (group, error, AERO_CONFIG_ERROR_INVALID_VALUE, "device",
+                               "expected an interface name of 1 to 15 characters, got '%s'",
+                               self->device);
+      return FALSE;
+    }
+  g_free (self->netns);
+  self->netns = aero_config_group_get_string (group, "netns", NULL, FALSE, error);
+  if (error && *error)
+    return FALSE;
+  if (self->netns && (*self->netns == '\0' || strchr (self->netns, '/') || self->netns[0] == '.'))
+    {
+      aero_config_group_error (group, error, AERO_CONFIG_ERROR_INVALID_VALUE, "netns",
+                               "expected the name of a network namespace (ip netns), got '%s'",
+                               self->netns);
+      return FALSE;
+    }
+  return aero_config_group_get_int (group, "mtu", 0, 65521, 0, &self->mtu, error) &&
+         aero_config_group_get_bool (group, "up", TRUE, &self->up, error);
+}
+
+static gboolean
+tap_factory_start (AeroComponent *component, AeroHost *host, GError **error)
+{
+  TapFactory *self = TAP_FACTORY (component);
+  AeroMetrics *m = aero_host_get_metrics (host);
+
+  self->fd = aero_tap_open (self->device, self->netns, (guint) self->mtu, self->up, &self->ifname,
+                            error);
+  if (self->fd < 0)
+    return FALSE;
+  self->buffer = g_malloc (TAP_BUFFER_SIZE);
+  self->m_rx_frames = aero_metrics_counter (m, "aero_tap_rx_frames_total",
+                                            "Frames read from the TAP device.");
+  self->m_rx_bytes = aero_metrics_counter (m, "aero_tap_rx_bytes_total",
+                                           "Bytes read from the TAP device.");
+  self->m_tx_frames = aero_metrics_counter (m, "aero_tap_tx_frames_total",
+                                            "Frames written to the TAP device.");
+  self->m_tx_bytes = aero_metrics_counter (m, "aero_tap_tx_bytes_total",
+                                           "Bytes written to the TAP device.");
+  self->m_tx_dropped = aero_metrics_counter (
+    m, "aero_tap_tx_dropped_total", "Frames not written because the device queue was full.");
+  self->m_rx_discarded = aero_metrics_counter (
+    m, "aero_tap_rx_discarded_total", "Frames read while no session was attached.");
+  self->m_busy = aero_metrics_counter (
+    m, "aero_tap_busy_refusals_total", "Sessions refused because the device was in use.");
+  tap_factory_resume (self);
+  AERO_LOG_INFO ("tap", "device", self->ifname, "netns", self->netns ? self->netns : "-",
+                 "MESSAGE", "TAP device %s open", self->ifname);
+  return TRUE;
+}
+
+static void
+tap_factory_stop (AeroComponent *component)
+{
+  TapFactory *self = TAP_FACTORY (component);
+
+  g_clear_handle_id (&self->watch, g_source_remove);
+  if (self->fd >= 0)
+    close (self->fd);
+  self->fd = -1;
+}
+
+static AeroStack *
+tap_factory_create_stack (AeroStackFactory *factory, AeroSession *session, GError **error)
+{
+  TapFactory *self = TAP_FACTORY (factory);
+  TapStack *stack;
+
+  if (self->fd < 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "TAP device is not open");
+      return NULL;
+    }
+  if (self->active)
+    {
+      aero_metric_inc (self->m_busy);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY, "TAP device %s is in use by another session",
+                   self->ifname);
+      return NULL;
+    }
+  stack = g_object_new (TAP_TYPE_STACK, NULL);
+  stack->factory = self;
+  self->active = stack;
+  return AERO_STACK (stack);
+}
+
+static void
+tap_factory_component_init (AeroComponentInterface *iface)
+{
+  iface->configure = tap_factory_configure;
+  iface->start = tap_factory_start;
+  iface->stop = tap_factory_stop;
+}
+
+static void
+tap_factory_stack_factory_init (AeroStackFactoryInterface *iface)
+{
+  iface->create_stack = tap_factory_create_stack;
+}
+
+G_DEFINE_TYPE_WITH_CODE (TapFactory, tap_factory, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (AERO_TYPE_COMPONENT, tap_factory_component_init)
+                         G_IMPLEMENT_INTERFACE (AERO_TYPE_STACK_FACTORY,
+                                                tap_factory_stack_factory_init))
+
+static void
+tap_factory_finalize (GObject *object)
+{
+  TapFactory *self = TAP_FACTORY (object);
+
+  tap_factory_stop (AERO_COMPONENT (self));
+  g_free (self->device);
+  g_free (self->netns);
+  g_free (self->ifname);
+  g_free (self->buffer);
+  G_OBJECT_CLASS (tap_factory_parent_class)->finalize (object);
+}
+
+static void
+tap_factory_class_init (TapFactoryClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = tap_factory_finalize;
+}
+
+static void
+tap_factory_init (TapFactory *self)
+{
+  self->fd = -1;
+}
+
+static gboolean
+tap_register (AeroPluginRegistry *registry, GError **error)
+{
+  aero_plugin_registry_add (registry, TAP_TYPE_FACTORY);
+  return TRUE;
+}
+
+AERO_PLUGIN_DEFINE ("tap", "0.1.0", "Bridges sessions to a Linux TAP device", tap_register)
