@@ -1,0 +1,297 @@
+#!/usr/bin/python3
+"""transport-ws against hostile clients: every kind of bad tunnel message
+(too short, bad magic, bad version, oversized, random bytes, text), floods
+of them from several tunnels at once, WebSocket-level abuse (unmasked
+frames, bad control frames, endless fragments, ping floods, a 1 GiB frame
+header). The daemon must never crash or stall: a witness tunnel keeps
+getting its PONGs within a deadline during and after, /healthz answers,
+each drop is counted by reason, and repeated violations close a tunnel
+with ERROR protocol_error then close code 1002. TAP output."""
+
+import os
+import random
+import struct
+import threading
+import time
+
+import aerotest
+import wsclient as w
+from wstest import Tap, criticals, healthy, start_daemon, wait_for, ws_config, ws_m
+
+H = "127.0.0.1"
+tap = Tap()
+rng = random.Random(0xAE50)
+
+# Largest time the witness may wait for one PONG while the daemon is under attack.
+WITNESS_DEADLINE = 1.0
+
+
+class Witness:
+    """A well-behaved tunnel pinging in a thread; records round trips."""
+
+    def __init__(self, port):
+        self.c = w.WsClient(H, port)
+        self.rtts = []
+        self.failures = []
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        n = 0
+        while not self.stop_flag.is_set():
+            n += 1
+            payload = struct.pack(">Q", n)
+            start = time.monotonic()
+            try:
+                self.c.send_tunnel(w.T_PING, payload)
+                got = self.c.recv_tunnel(WITNESS_DEADLINE)
+                if got != (w.T_PONG, payload):
+                    self.failures.append(f"wrong answer {got}")
+                self.rtts.append(time.monotonic() - start)
+            except Exception as e:  # noqa: BLE001 - recorded, checked by the test
+                self.failures.append(repr(e))
+                return
+            time.sleep(0.02)
+
+    def stop(self):
+        self.stop_flag.set()
+        self.thread.join(5)
+        self.c.close()
+
+
+def bad_messages():
+    """(reason label, raw WebSocket frame) for each kind of violation."""
+    rand = bytes([rng.randrange(256) for _ in range(rng.randrange(4, 1500))])
+    if rand[0] == 0xA2:
+        rand = b"\x00" + rand[1:]
+    return [
+        ("too_short", w.encode_frame(w.OP_BINARY, b"\xa2\x03")),
+        ("too_short", w.encode_frame(w.OP_BINARY, b"")),
+        ("bad_magic", w.encode_frame(w.OP_BINARY, w.tunnel(w.T_FRAME, b"x" * 60, magic=0xA3))),
+        ("bad_version", w.encode_frame(w.OP_BINARY, w.tunnel(w.T_FRAME, b"x" * 60, version=2))),
+        ("oversize", w.encode_frame(w.OP_BINARY, w.tunnel(w.T_PING, b"p" * 300))),
+        ("bad_magic", w.encode_frame(w.OP_BINARY, rand)),
+        ("text", w.encode_frame(w.OP_TEXT, b"hello, this is text")),
+        ("text", w.encode_frame(w.OP_TEXT, "\u00e9t\u00e9 \u2603".encode())),
+    ]
+
+
+def check_each_violation(d):
+    for reason, frame in bad_messages():
+        before = ws_m(d, "aero_ws_rx_dropped_total", reason=reason)
+        with w.WsClient(H, d.http_port) as c:
+            c.send_raw(frame)
+            c.send_tunnel(w.T_PING, b"alive")
+            answered = c.recv_tunnel() == (w.T_PONG, b"alive")
+        after = ws_m(d, "aero_ws_rx_dropped_total", reason=reason)
+        tap.ok(answered and after == before + 1,
+               f"{reason}: dropped, counted, tunnel still open", f"{before} -> {after}")
+
+
+def check_violations_close(d):
+    before = ws_m(d, "aero_ws_violation_closes_total")
+    with w.WsClient(H, d.http_port) as c:
+        msgs = [f for _, f in bad_messages()]
+        c.send_raw(b"".join(msgs[i % len(msgs)] for i in range(16)))
+        code, _, seen, how = c.read_until_close(5)
+        errors = [w.parse_error(p) for t, p in seen if t == w.T_ERROR]
+        tap.ok(how == "close" and code == 1002 and len(errors) == 1 and errors[0][0] == 1,
+               "16 violations: ERROR protocol_error (1), then close 1002",
+               f"{how} {code} {seen}")
+    tap.ok(ws_m(d, "aero_ws_violation_closes_total") == before + 1, "violation close counted")
+    # 15 violations do not close.
+    with w.WsClient(H, d.http_port) as c:
+        c.send_raw(b"".join(w.encode_frame(w.OP_BINARY, b"\x00\x00\x00\x00") for _ in range(15)))
+        c.send_tunnel(w.T_PING, b"15")
+        tap.ok(c.recv_tunnel() == (w.T_PONG, b"15"), "15 violations: tunnel still open")
+
+
+def flood_worker(port, seconds, kind, results):
+    """Sends garbage of one KIND as fast as possible for SECONDS, reconnecting
+    when the server closes; records closes seen."""
+    end = time.monotonic() + seconds
+    closes, sent = [], 0
+    msgs = [f for _, f in bad_messages()]
+    unknown = w.encode_frame(w.OP_BINARY, w.tunnel(0x55, os.urandom(200)))
+    while time.monotonic() < end:
+        try:
+            with w.WsClient(H, port, timeout=3) as c:
+                if kind == "unknown":
+                    batch = unknown * 50
+                else:
+                    batch = b"".join(rng.choice(msgs) for _ in range(50))
+                while True:
+                    c.send_raw(batch)
+                    sent += 50
+                    if kind == "violations" or time.monotonic() >= end:
+                        break
+                if kind == "violations":
+                    code, _, _, how = c.read_until_close(3)
+                    closes.append((how, code))
+        except (OSError, w.Closed, w.Refused):
+            pass
+    results.append((kind, sent, closes))
+
+
+def check_flood(d):
+    witness = Witness(d.http_port)
+    results = []
+    threads = [threading.Thread(target=flood_worker,
+                                args=(d.http_port, 3.0, kind, results), daemon=True)
+               for kind in ["violations"] * 4 + ["unknown"] * 2]
+    start = time.monotonic()
+    healthz = []
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads) and time.monotonic() - start < 20:
+        healthz.append(healthy(d))
+        time.sleep(0.2)
+    for t in threads:
+        t.join(10)
+    time.sleep(0.3)
+    witness.stop()
+
+    sent = sum(r[1] for r in results)
+    closes = [c for r in results for c in r[2]]
+    tap.diag(f"flood: {sent} bad messages from 6 tunnels in 3 s, {len(closes)} violation closes")
+    if witness.rtts:
+        rtts = sorted(witness.rtts)
+        tap.diag(f"witness: {len(rtts)} PONGs, median {1000 * rtts[len(rtts) // 2]:.1f} ms, "
+                 f"max {1000 * rtts[-1]:.1f} ms")
+    tap.ok(not witness.failures and len(witness.rtts) >= 20,
+           f"witness tunnel got every PONG within {WITNESS_DEADLINE} s during the flood",
+           str(witness.failures[:3]))
+    tap.ok(healthz and all(healthz), "/healthz answered 200 throughout the flood")
+    tap.ok(closes and all(c == ("close", 1002) for c in closes),
+           "every violation flood tunnel was closed with 1002",
+           str([c for c in closes if c != ("close", 1002)][:5]))
+    tap.ok(ws_m(d, "aero_ws_rx_dropped_total", reason="unknown_type") > 0,
+           "unknown types counted")
+
+
+def check_websocket_abuse(d):
+    p = d.http_port
+    # An unmasked client frame: libsoup refuses it (1002).
+    with w.WsClient(H, p) as c:
+        c.send_frame(w.OP_BINARY, w.tunnel(w.T_PING, b"x"), mask=False)
+        code, _, _, how = c.read_until_close(5)
+        tap.ok(how in ("close", "eof") and code in (1002, None),
+               "unmasked frame: connection closed (1002)", f"{how} {code}")
+    # Text that is not UTF-8: libsoup closes with 1007 before we see it.
+    with w.WsClient(H, p) as c:
+        c.send_frame(w.OP_TEXT, w.tunnel(w.T_PING, b"binary in a text frame"))
+        code, _, _, how = c.read_until_close(5)
+        tap.ok(how == "close" and code == 1007, "invalid UTF-8 text: close 1007 (libsoup)",
+               f"{how} {code}")
+    # A reserved opcode.
+    with w.WsClient(H, p) as c:
+        c.send_frame(0x3, b"???")
+        code, _, _, how = c.read_until_close(5)
+        tap.ok(how in ("close", "eof") and code in (1002, None),
+               "reserved opcode: connection closed (1002)", f"{how} {code}")
+    # A ping longer than 125 bytes (RFC 6455 §5.5): refused by the guard.
+    with w.WsClient(H, p) as c:
+        c.send_frame(w.OP_PING, b"z" * 200)
+        code, _, seen, how = c.read_until_close(5)
+        tap.ok(how == "close" and code == 1002, "oversized control frame: close 1002",
+               f"{how} {code}")
+    tap.ok(ws_m(d, "aero_ws_rx_dropped_total", reason="bad_control_frame") >= 1,
+           "bad control frame counted")
+    # Endless fragments, each small: the guard bounds the reassembled message.
+    with w.WsClient(H, p) as c:
+        before = ws_m(d, "aero_ws_rx_dropped_total", reason="message_too_big")
+        c.send_frame(w.OP_BINARY, w.tunnel(w.T_FRAME, b"f" * 100), fin=False)
+        closed_after = None
+        for i in range(1, 2000):
+            try:
+                c.send_frame(w.OP_CONT, b"f" * 100, fin=False)
+            except OSError:
+                closed_after = i
+                break
+            if i == 25:
+                code, _, _, how = c.read_until_close(5)
+                closed_after = i
+                break
+        tap.ok(how == "close" and code == 1009,
+               "fragments past the largest message: close 1009", f"{how} {code}")
+        tap.ok(ws_m(d, "aero_ws_rx_dropped_total", reason="message_too_big") == before + 1,
+               "fragmented oversize counted (reason=message_too_big)")
+        tap.diag(f"fragments sent before reading the close: {closed_after}")
+    # A 1 GiB frame announced and 8 MiB of it sent: nothing is buffered.
+    rss_before = w.rss_kib(d.pid)
+    with w.WsClient(H, p) as c:
+        c.send_raw(w.encode_frame(w.OP_BINARY, b"", length_override=1 << 30)[:14])
+        chunk = os.urandom(65536)
+        sent = 0
+        try:
+            for _ in range(128):
+                c.send_raw(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass
+        code, _, _, how = c.read_until_close(5)
+    rss_after = w.rss_kib(d.pid)
+    tap.diag(f"1 GiB frame: {sent >> 20} MiB of it sent; RSS {rss_before} -> {rss_after} KiB")
+    tap.ok(how in ("close", "eof") and (code in (1009, None)),
+           "1 GiB frame: closed", f"{how} {code}")
+    if w.sanitized(d.pid):
+        tap.skip("RSS grew by less than 8 MiB", "AddressSanitizer build")
+    else:
+        tap.ok(rss_after - rss_before < 8 * 1024, "RSS grew by less than 8 MiB")
+
+
+def check_ping_flood(d):
+    """WebSocket pings sent without ever reading: libsoup queues a pong for
+    each; the tunnel counts those bytes and cuts the peer off."""
+    before = ws_m(d, "aero_ws_backpressure_closes_total")
+    rss_before = w.rss_kib(d.pid)
+    with w.WsClient(H, d.http_port, rcvbuf=4096) as c:
+        ping = w.encode_frame(w.OP_PING, b"x" * 125)
+        batch = ping * 256
+        end = time.monotonic() + 10
+        sent = 0
+        try:
+            while time.monotonic() < end:
+                c.send_raw(batch)
+                sent += 256
+                if sent % (256 * 40) == 0 and \
+                        ws_m(d, "aero_ws_backpressure_closes_total") > before:
+                    break
+        except OSError:
+            pass
+        rss_after = w.rss_kib(d.pid)
+    tap.diag(f"ping flood: {sent} pings sent; RSS {rss_before} -> {rss_after} KiB")
+    tap.ok(ws_m(d, "aero_ws_backpressure_closes_total") == before + 1,
+           "ping flood without reading: tunnel closed for backpressure")
+    if w.sanitized(d.pid):
+        tap.skip("RSS grew by less than 16 MiB", "AddressSanitizer build")
+    else:
+        tap.ok(rss_after - rss_before < 16 * 1024, "RSS grew by less than 16 MiB")
+
+
+def main():
+    with aerotest.TempDir() as tmp:
+        port = aerotest.free_port()
+        with start_daemon(tmp, "hostile", ws_config(port), port) as d:
+            witness = Witness(port)
+            tap.check("each violation", check_each_violation, d)
+            tap.check("violations close", check_violations_close, d)
+            tap.check("WebSocket abuse", check_websocket_abuse, d)
+            witness.stop()
+            tap.ok(not witness.failures and witness.rtts,
+                   "witness tunnel answered throughout", str(witness.failures[:3]))
+            tap.check("flood", check_flood, d)
+            tap.check("ping flood", check_ping_flood, d)
+            tap.ok(healthy(d), "/healthz answers after everything")
+            tap.ok(wait_for(lambda: ws_m(d, "aero_ws_tunnels_active") == 0, 10),
+                   "every tunnel closed in the end (active gauge back to 0)")
+            tap.ok(d.running(), "daemon still running")
+            rc = d.stop()
+            tap.ok(rc == 0, "daemon exits 0 on SIGTERM", f"rc={rc}")
+            tap.ok(not criticals(d), "no criticals logged", "\n".join(criticals(d)[:5]))
+    tap.done()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""wstest — configurations and daemon start-up for the transport-ws tests,
+on top of tests/daemon/aerotest.py (TAP, Daemon, metrics)."""
+
+import os
+import socket
+import sys
+import time
+import traceback
+
+import aerotest
+
+SUBPROTOCOL = "aero-l2-tunnel-v1"
+
+
+class Tap:
+    """TAP version 13 output; the plan is printed last, so a crash part-way
+    shows up as a missing plan. check() runs a group of checks and turns an
+    exception into a failure with its traceback."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+        print("TAP version 13", flush=True)
+
+    def ok(self, cond, desc, diag=None):
+        self.n += 1
+        desc = desc.replace("#", "\\#")
+        if cond:
+            print(f"ok {self.n} - {desc}", flush=True)
+        else:
+            self.failed += 1
+            print(f"not ok {self.n} - {desc}", flush=True)
+            if diag:
+                self.diag(diag)
+        return bool(cond)
+
+    def skip(self, desc, reason):
+        self.n += 1
+        print(f"ok {self.n} - {desc} # SKIP {reason}", flush=True)
+
+    def diag(self, text):
+        for line in str(text).splitlines() or [""]:
+            print(f"# {line}", flush=True)
+
+    def check(self, desc, func, *args, **kwargs):
+        try:
+            result = func(*args, **kwargs)
+        except Exception:  # noqa: BLE001 - reported as a failure, not raised
+            self.ok(False, desc, traceback.format_exc())
+            return None
+        if result is not None:
+            self.ok(result is not False, desc)
+        return result
+
+    def done(self):
+        print(f"1..{self.n}", flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+def ws_config(http_port, ws=None, stack="test-reflect", stack_keys=None, core=None, log=None,
+              extra=()):
+    """One transport-ws instance `ws` in front of one stack instance `lan`."""
+    groups = [
+        ("core", dict(core or {"shutdown-timeout": "5s"})),
+        ("http", {"listen": f"127.0.0.1:{http_port}"}),
+        ("log", dict(log or {"level": "info"})),
+        ("lan", dict({"plugin": stack}, **(stack_keys or {}))),
+        ("ws", dict({"plugin": "transport-ws", "stack": "lan"}, **(ws or {}))),
+    ]
+    groups.extend(extra)
+    return aerotest.ini(groups)
+
+
+def start_daemon(tmp, name, text, http_port):
+    """Writes TEXT as NAME.ini in TMP and starts aero-netd on it, ready."""
+    path = tmp.file(name + ".ini", text)
+    d = aerotest.Daemon(path, tmp.path, http_port=http_port)
+    try:
+        d.wait_ready()
+    except Exception:
+        d.kill_if_running()
+        raise
+    return d
+
+
+def m(d, name, **labels):
+    """One metric of daemon D (0 when the series is absent)."""
+    value = aerotest.metric(d.metrics(), name, **labels)
+    return 0 if value is None else value
+
+
+def ws_m(d, name, instance="ws", **labels):
+    return m(d, name, instance=instance, **labels)
+
+
+def healthy(d):
+    return aerotest.http_status(d.http_host, d.http_port, "/healthz") == 200
+
+
+def wait_for(func, timeout, interval=0.05):
+    return aerotest.poll_until(func, timeout, interval)
+
+
+def mac_swapped(frame):
+    return frame[6:12] + frame[0:6] + frame[12:]
+
+
+def eth_frame(payload_len, marker=b""):
+    """A unicast Ethernet frame of 14 + payload_len bytes."""
+    body = (marker + bytes(range(256)) * (payload_len // 256 + 1))[:payload_len]
+    return bytes.fromhex("020000000001020000000002") + b"\x88\xb5" + body
+
+
+def port_is_closed(port, timeout=5.0):
+    """True once nothing accepts on 127.0.0.1:PORT."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                pass
+        except OSError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def stderr_mentions(d, text):
+    return text in d.stderr()
+
+
+def env_flag(name):
+    return os.environ.get(name, "") not in ("", "0")
+
+
+def criticals(d):
+    """Critical or error lines in the daemon's log (GLib criticals are bugs)."""
+    import re
+    return [ln for ln in d.stderr().splitlines()
+            if re.search(r"^\S+ (CRITICAL|ERROR) |-CRITICAL \*\*|-ERROR \*\*", ln)]

@@ -1,0 +1,84 @@
+/* ws-guard-input-stream.h — bounds WebSocket messages before libsoup sees them.
+ *
+ * libsoup 3.2 bounds one WebSocket frame (max-incoming-payload-size) but not
+ * a message reassembled from fragments: a peer can send any number of
+ * continuation frames, each under the frame limit, and libsoup appends them
+ * all to one buffer. WsGuardInputStream sits between the connection and
+ * SoupWebsocketConnection and follows the frame headers of the byte stream
+ * (it never looks at payloads). A data frame that would take its message
+ * past the bound — on its own or added to the fragments before it — is
+ * discarded as it arrives, never buffered, and the guard "trips": from then
+ * on it drops every data frame and lets only control frames (close, ping,
+ * pong) through, so that the closing handshake still works, and tells its
+ * owner, which closes the connection. A control frame that is fragmented or
+ * longer than 125 bytes (RFC 6455 §5.5) trips it too.
+ *
+ * It also reports each WebSocket ping frame, since libsoup queues a pong
+ * for each and the tunnel counts those bytes in its send backlog.
+ *
+ * Non-blocking reads hand on at most 64 KiB in a row before answering
+ * WOULD_BLOCK once: libsoup reads until a stream would block, and a peer
+ * sending faster than the daemon can process would otherwise keep the main
+ * loop in that one connection, stalling every other tunnel.
+ *
+ * Bytes read from the base stream go through a small buffer of its own;
+ * the buffer can be primed with bytes that were read past the end of a
+ * handshake. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/** WS_GUARD_BUFFER_LEN: size of the guard's read buffer and largest prefix. */
+#define WS_GUARD_BUFFER_LEN 4096
+
+/**
+ * WsGuardTrip:
+ * @WS_GUARD_TRIP_MESSAGE_TOO_BIG: a data message above the bound.
+ * @WS_GUARD_TRIP_BAD_CONTROL: a fragmented or oversized control frame.
+ *
+ * Why the guard tripped.
+ */
+typedef enum {
+  WS_GUARD_TRIP_MESSAGE_TOO_BIG,
+  WS_GUARD_TRIP_BAD_CONTROL,
+} WsGuardTrip;
+
+#define WS_TYPE_GUARD_INPUT_STREAM (ws_guard_input_stream_get_type ())
+G_DECLARE_FINAL_TYPE (WsGuardInputStream, ws_guard_input_stream, WS, GUARD_INPUT_STREAM,
+                      GFilterInputStream)
+
+/**
+ * WsGuardTripFunc:
+ * @stream: the guard
+ * @why: what tripped it
+ * @size: the message size that was refused (data), or the frame length (control)
+ * @user_data: data given to ws_guard_input_stream_set_funcs()
+ *
+ * Called once, when the guard trips. It runs inside a read, that is inside
+ * libsoup: do not touch the WebSocket connection from here; defer.
+ */
+typedef void (*WsGuardTripFunc) (WsGuardInputStream *stream, WsGuardTrip why, guint64 size,
+                                 gpointer user_data);
+
+/**
+ * WsGuardPingFunc:
+ * @stream: the guard
+ * @payload_len: length of the ping's payload (at most 125)
+ * @user_data: data given to ws_guard_input_stream_set_funcs()
+ *
+ * Called for each WebSocket ping frame let through (inside a read, like
+ * #WsGuardTripFunc).
+ */
+typedef void (*WsGuardPingFunc) (WsGuardInputStream *stream, gsize payload_len,
+                                 gpointer user_data);
+
+WsGuardInputStream *ws_guard_input_stream_new (GInputStream *base, guint64 max_message,
+                                               GBytes *prefix);
+void ws_guard_input_stream_set_funcs (WsGuardInputStream *self, WsGuardTripFunc trip_func,
+                                      WsGuardPingFunc ping_func, gpointer user_data);
+gboolean ws_guard_input_stream_is_tripped (WsGuardInputStream *self);
+guint64 ws_guard_input_stream_get_discarded (WsGuardInputStream *self);
+
+G_END_DECLS

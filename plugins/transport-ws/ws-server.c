@@ -1,0 +1,477 @@
+/* ws-server.c — server mode: checks upgrade requests, opens sessions before
+ * answering 101, steals upgraded connections. See the header. */
+#include <string.h>
+
+#include "ws-admission.h"
+#include "ws-server.h"
+#include "ws-tunnel.h"
+
+/* RFC 6585; libsoup 3.2 has no name for it. */
+#define HTTP_TOO_MANY_REQUESTS 429
+
+struct _WsServer
+{
+  GObject parent_instance;
+
+  AeroComponent *component;     /* unowned: the transport owns the server */
+  char *name;
+  const WsConfig *config;       /* owned by the transport */
+  WsAdmission *admission;
+
+  AeroHost *host;               /* set between start and stop */
+  WsMetrics *metrics;
+  GPtrArray *registered;        /* paths added to the HTTP server */
+  gboolean accepting;
+
+  GHashTable *upgrades;         /* Upgrade* waiting for their 101 to be written */
+  GHashTable *tunnels;          /* WsTunnel* (owned) until "finished" */
+};
+
+G_DEFINE_FINAL_TYPE (WsServer, ws_server, G_TYPE_OBJECT)
+
+/* An accepted request whose 101 has not been written yet. */
+typedef struct {
+  WsServer *server;             /* unowned */
+  WsTunnel *tunnel;             /* owned */
+  SoupServerMessage *msg;       /* unowned: libsoup owns it until it is done */
+  gulong wrote_handler;
+  gulong finished_handler;
+} Upgrade;
+
+static void on_msg_gone (gpointer data, GObject *where_the_object_was);
+
+static void
+upgrade_free (Upgrade *up)
+{
+  if (up->msg)
+    {
+      g_clear_signal_handler (&up->wrote_handler, up->msg);
+      g_clear_signal_handler (&up->finished_handler, up->msg);
+      g_object_weak_unref (G_OBJECT (up->msg), on_msg_gone, up);
+    }
+  g_clear_object (&up->tunnel);
+  g_free (up);
+}
+
+/* ---- answers ------------------------------------------------------------- */
+
+static void
+refuse (WsServer *self, SoupServerMessage *msg, guint status, WsRefuseReason reason,
+        const char *text)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  char *body = g_strdup_printf ("%s\n", text);
+
+  aero_metric_inc (self->metrics->refused[reason]);
+  soup_message_headers_replace (headers, "Cache-Control", "no-store");
+  if (status == SOUP_STATUS_METHOD_NOT_ALLOWED)
+    soup_message_headers_replace (headers, "Allow", "GET");
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_TAKE, body,
+                                    strlen (body));
+  AERO_LOG_DEBUG (self->name, "reason", ws_refuse_reason_to_string (reason), "MESSAGE",
+                  "upgrade refused with %u: %s", status, text);
+}
+
+static char *
+peer_of (SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+
+  return remote ? g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote)) : NULL;
+}
+
+/* Reads the offered subprotocols: whether aero-l2-tunnel-v1 is among them,
+ * and the credentials offered as aero-l2-token.<credential>. */
+static gboolean
+parse_offer (SoupServerMessage *msg, GPtrArray *tokens)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *value = soup_message_headers_get_list (headers, "Sec-WebSocket-Protocol");
+  GSList *list, *l;
+  gboolean offered = FALSE;
+
+  if (value == NULL)
+    return FALSE;
+  list = soup_header_parse_list (value);
+  for (l = list; l; l = l->next)
+    {
+      const char *entry = l->data;
+
+      if (strcmp (entry, AERO_L2_SUBPROTOCOL) == 0)
+        offered = TRUE;
+      else if (g_str_has_prefix (entry, AERO_L2_TOKEN_PREFIX) &&
+               entry[strlen (AERO_L2_TOKEN_PREFIX)] != '\0')
+        g_ptr_array_add (tokens, g_strdup (entry + strlen (AERO_L2_TOKEN_PREFIX)));
+    }
+  soup_header_free_list (list);
+  return offered;
+}
+
+static gboolean
+is_our_path (WsServer *self, const char *path)
+{
+  for (guint i = 0; self->config->paths[i]; i++)
+    if (strcmp (self->config->paths[i], path) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* ---- the upgrade ---------------------------------------------------------- */
+
+static void
+on_tunnel_finished (WsTunnel *tunnel, gpointer user_data)
+{
+  WsServer *self = user_data;
+  AeroChannel *channel = AERO_CHANNEL (tunnel);
+
+  g_signal_handlers_disconnect_by_data (tunnel, self);
+  ws_admission_release (self->admission, aero_channel_get_peer (channel),
+                        aero_channel_get_principal (channel));
+  g_hash_table_remove (self->tunnels, tunnel);
+}
+
+/* The 101 is on the wire: from here on the connection is ours. */
+static void
+on_wrote_informational (SoupServerMessage *msg, gpointer user_data)
+{
+  Upgrade *up = user_data;
+  WsServer *self = up->server;
+  g_autoptr (WsTunnel) tunnel = g_steal_pointer (&up->tunnel);
+  g_autoptr (GIOStream) stream = NULL;
+
+  g_hash_table_remove (self->upgrades, up);
+  if (ws_tunnel_is_finished (tunnel))
+    return;
+  if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
+    {
+      ws_tunnel_fail (tunnel, AERO_CLOSE_INTERNAL_ERROR, "the upgrade was not answered with 101");
+      return;
+    }
+  stream = soup_server_message_steal_connection (msg);
+  if (stream == NULL)
+    {
+      ws_tunnel_fail (tunnel, AERO_CLOSE_INTERNAL_ERROR, "could not take over the connection");
+      return;
+    }
+  ws_tunnel_attach (tunnel, stream, NULL, soup_server_message_get_uri (msg), AERO_L2_SUBPROTOCOL);
+}
+
+/* The request was dropped without "finished" (libsoup tearing down). */
+static void
+on_msg_gone (gpointer data, GObject *where_the_object_was)
+{
+  Upgrade *up = data;
+  WsServer *self = up->server;
+  g_autoptr (WsTunnel) tunnel = g_steal_pointer (&up->tunnel);
+
+  up->msg = NULL;
+  g_hash_table_remove (self->upgrades, up);
+  if (tunnel)
+    ws_tunnel_fail (tunnel, AERO_CLOSE_NORMAL, "client went away during the upgrade");
+}
+
+/* The request ended before its 101 was written: the client went away. */
+static void
+on_upgrade_finished (SoupServerMessage *msg, gpointer user_data)
+{
+  Upgrade *up = user_data;
+  WsServer *self = up->server;
+  g_autoptr (WsTunnel) tunnel = g_steal_pointer (&up->tunnel);
+
+  g_hash_table_remove (self->upgrades, up);
+  if (tunnel)
+    ws_tunnel_fail (tunnel, AERO_CLOSE_NORMAL, "client went away during the upgrade");
+}
+
+static void
+handle_upgrade (WsServer *self, SoupServerMessage *msg, const char *path)
+{
+  const char *protocols[] = { AERO_L2_SUBPROTOCOL, NULL };
+  g_autoptr (GPtrArray) tokens = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WsTunnel) tunnel = NULL;
+  g_autofree char *peer = peer_of (msg);
+  WsAdmissionRequest request;
+  WsAdmissionVerdict verdict;
+  Upgrade *up;
+
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_GET)
+    {
+      refuse (self, msg, SOUP_STATUS_METHOD_NOT_ALLOWED, WS_REFUSE_BAD_METHOD,
+              "a tunnel is opened with a GET WebSocket upgrade");
+      return;
+    }
+  if (!self->accepting || aero_host_is_shutting_down (self->host))
+    {
+      refuse (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, WS_REFUSE_SHUTTING_DOWN,
+              "server shutting down");
+      return;
+    }
+  /* Without protocols libsoup checks only the upgrade itself. */
+  if (!soup_websocket_server_check_handshake (msg, NULL, NULL, NULL, &error))
+    {
+      g_autofree char *text = g_strdup_printf ("bad WebSocket upgrade: %s", error->message);
+
+      refuse (self, msg, SOUP_STATUS_BAD_REQUEST, WS_REFUSE_BAD_HANDSHAKE, text);
+      return;
+    }
+  if (!parse_offer (msg, tokens))
+    {
+      refuse (self, msg, SOUP_STATUS_BAD_REQUEST, WS_REFUSE_NO_SUBPROTOCOL,
+              "missing WebSocket subprotocol: offer Sec-WebSocket-Protocol: " AERO_L2_SUBPROTOCOL);
+      return;
+    }
+  g_ptr_array_add (tokens, NULL);
+
+  request.msg = msg;
+  request.path = path;
+  request.peer = peer;
+  request.tokens = (const char *const *) tokens->pdata;
+  ws_admission_check (self->admission, &request, &verdict);
+  if (verdict.status != 0)
+    {
+      refuse (self, msg, verdict.status, WS_REFUSE_ADMISSION,
+              verdict.text ? verdict.text : "not admitted");
+      ws_admission_verdict_clear (&verdict);
+      return;
+    }
+
+  /* The session opens before the 101, so that a refusal is still an HTTP
+   * status the client can read. */
+  tunnel = ws_tunnel_new (self->name, self->metrics, &self->config->tunnel, FALSE);
+  aero_channel_set_peer (AERO_CHANNEL (tunnel), peer);
+  aero_channel_set_principal (AERO_CHANNEL (tunnel), verdict.principal);
+  ws_admission_verdict_clear (&verdict);
+  if (aero_host_open_session (self->host, self->component, AERO_CHANNEL (tunnel), &error) == NULL)
+    {
+      ws_admission_release (self->admission, peer, NULL);
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY))
+        refuse (self, msg, HTTP_TOO_MANY_REQUESTS, WS_REFUSE_SESSION_LIMIT,
+                "too many tunnels: session limit reached");
+      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
+        refuse (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, WS_REFUSE_SHUTTING_DOWN,
+                "server shutting down");
+      else
+        {
+          AERO_LOG_WARNING (self->name, "peer", peer ? peer : "-", "MESSAGE",
+                            "cannot open a session: %s", error->message);
+          refuse (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, WS_REFUSE_SESSION_ERROR,
+                  "cannot open a session");
+        }
+      return;
+    }
+  /* From here the tunnel is tracked until its connection is gone, whatever
+   * happens to the upgrade. */
+  g_hash_table_add (self->tunnels, g_object_ref (tunnel));
+  g_signal_connect (tunnel, "finished", G_CALLBACK (on_tunnel_finished), self);
+  if (!soup_websocket_server_process_handshake (msg, NULL, (char **) protocols, NULL, NULL))
+    {
+      /* libsoup has set the refusal (400) itself. */
+      aero_metric_inc (self->metrics->refused[WS_REFUSE_BAD_HANDSHAKE]);
+      ws_tunnel_fail (tunnel, AERO_CLOSE_INTERNAL_ERROR, "upgrade refused by libsoup");
+      return;
+    }
+
+  aero_metric_inc (self->metrics->accepted);
+  AERO_LOG_INFO (self->name, "peer", peer ? peer : "-", "session",
+                 aero_channel_get_session_id (AERO_CHANNEL (tunnel)), "path", path, "MESSAGE",
+                 "tunnel opened on %s", path);
+
+  up = g_new0 (Upgrade, 1);
+  up->server = self;
+  up->tunnel = g_steal_pointer (&tunnel);
+  up->msg = msg;
+  up->wrote_handler = g_signal_connect (msg, "wrote-informational",
+                                        G_CALLBACK (on_wrote_informational), up);
+  up->finished_handler = g_signal_connect (msg, "finished", G_CALLBACK (on_upgrade_finished), up);
+  g_object_weak_ref (G_OBJECT (msg), on_msg_gone, up);
+  g_hash_table_add (self->upgrades, up);
+}
+
+static void
+server_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
+                gpointer user_data)
+{
+  WsServer *self = user_data;
+
+  /* libsoup also routes sub-paths (/l2/x) here; only exact paths are ours. */
+  if (self->host == NULL || !is_our_path (self, path))
+    {
+      soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, NULL);
+      return;
+    }
+  handle_upgrade (self, msg, path);
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+/**
+ * ws_server_new:
+ * @component: the transport component (sessions are opened for it)
+ * @name: its instance name
+ * @config: its configuration; must outlive the server
+ *
+ * Returns: (transfer full): a server that is not started.
+ */
+WsServer *
+ws_server_new (AeroComponent *component, const char *name, const WsConfig *config)
+{
+  WsServer *self = g_object_new (WS_TYPE_SERVER, NULL);
+
+  self->component = component;
+  self->name = g_strdup (name);
+  self->config = config;
+  return self;
+}
+
+/**
+ * ws_server_start:
+ * @self: a server
+ * @host: the core
+ * @metrics: the instance's series
+ * @error: return location for a #GError
+ *
+ * Registers the paths and starts accepting.
+ *
+ * Returns: %TRUE on success.
+ */
+gboolean
+ws_server_start (WsServer *self, AeroHost *host, WsMetrics *metrics, GError **error)
+{
+  SoupServer *server = aero_host_get_http_server (host);
+
+  if (server == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED,
+                           "the core HTTP server is not running");
+      return FALSE;
+    }
+  self->host = host;
+  self->metrics = ws_metrics_ref (metrics);
+  for (guint i = 0; self->config->paths[i]; i++)
+    {
+      soup_server_add_handler (server, self->config->paths[i], server_handler, self, NULL);
+      g_ptr_array_add (self->registered, g_strdup (self->config->paths[i]));
+    }
+  self->accepting = TRUE;
+  {
+    g_autofree char *list = g_strjoinv (" ", self->config->paths);
+
+    AERO_LOG_INFO (self->name, "paths", list, "MESSAGE", "accepting aero-l2-tunnel-v1 on %s",
+                   list);
+  }
+  return TRUE;
+}
+
+/**
+ * ws_server_stop_accepting:
+ * @self: a server
+ *
+ * New upgrades are refused with 503 from now on.
+ */
+void
+ws_server_stop_accepting (WsServer *self)
+{
+  self->accepting = FALSE;
+}
+
+/**
+ * ws_server_stop:
+ * @self: a server
+ *
+ * Unregisters the paths and drops every connection still open.
+ */
+void
+ws_server_stop (WsServer *self)
+{
+  g_autoptr (GPtrArray) left = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer key;
+
+  self->accepting = FALSE;
+  if (self->host != NULL)
+    {
+      SoupServer *server = aero_host_get_http_server (self->host);
+
+      for (guint i = 0; server && i < self->registered->len; i++)
+        soup_server_remove_handler (server, g_ptr_array_index (self->registered, i));
+    }
+  g_ptr_array_set_size (self->registered, 0);
+
+  /* Upgrades still waiting for their 101 let go of the requests; their
+   * tunnels are in the table below and end with the others. */
+  g_hash_table_remove_all (self->upgrades);
+
+  g_hash_table_iter_init (&iter, self->tunnels);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (left, g_object_ref (key));
+  for (guint i = 0; i < left->len; i++)
+    ws_tunnel_abort (left->pdata[i], AERO_CLOSE_SHUTDOWN, "transport stopped");
+  g_hash_table_remove_all (self->tunnels);
+
+  self->host = NULL;
+  g_clear_pointer (&self->metrics, ws_metrics_unref);
+}
+
+/**
+ * ws_server_get_backlog:
+ * @self: a server
+ *
+ * Returns: the send backlog of all tunnels, in bytes.
+ */
+guint64
+ws_server_get_backlog (WsServer *self)
+{
+  GHashTableIter iter;
+  gpointer key;
+  guint64 total = 0;
+
+  g_hash_table_iter_init (&iter, self->tunnels);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    total += ws_tunnel_get_backlog (key);
+  return total;
+}
+
+static void
+ws_server_dispose (GObject *object)
+{
+  WsServer *self = WS_SERVER (object);
+
+  if (self->host != NULL || g_hash_table_size (self->tunnels) > 0 ||
+      g_hash_table_size (self->upgrades) > 0)
+    ws_server_stop (self);
+  G_OBJECT_CLASS (ws_server_parent_class)->dispose (object);
+}
+
+static void
+ws_server_finalize (GObject *object)
+{
+  WsServer *self = WS_SERVER (object);
+
+  g_hash_table_unref (self->upgrades);
+  g_hash_table_unref (self->tunnels);
+  g_ptr_array_unref (self->registered);
+  ws_admission_free (self->admission);
+  g_free (self->name);
+  G_OBJECT_CLASS (ws_server_parent_class)->finalize (object);
+}
+
+static void
+ws_server_class_init (WsServerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = ws_server_dispose;
+  object_class->finalize = ws_server_finalize;
+}
+
+static void
+ws_server_init (WsServer *self)
+{
+  self->admission = ws_admission_new ();
+  self->registered = g_ptr_array_new_with_free_func (g_free);
+  self->upgrades = g_hash_table_new_full (g_direct_hash, g_direct_equal,
+                                          (GDestroyNotify) upgrade_free, NULL);
+  self->tunnels = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, NULL);
+}
