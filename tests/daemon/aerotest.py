@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 AERO_NETD = os.environ.get("AERO_NETD", "aero-netd")
 PLUGIN_PATH = os.environ.get("AERO_NETD_PLUGIN_PATH", "")
@@ -81,6 +82,18 @@ class Tap:
     def diag(self, text):
         for line in str(text).splitlines() or [""]:
             print(f"# {line}", flush=True)
+
+    def check(self, desc, func, *args, **kwargs):
+        """Runs FUNC; an exception becomes a failure with its traceback, a
+        returned boolean becomes one result, None reports nothing more."""
+        try:
+            result = func(*args, **kwargs)
+        except Exception:  # noqa: BLE001 - reported as a failure, not raised
+            self.ok(False, desc, traceback.format_exc())
+            return None
+        if result is not None:
+            self.ok(result is not False, desc)
+        return result
 
     def done(self):
         print(f"1..{self.n}", flush=True)

@@ -5,56 +5,13 @@ import os
 import socket
 import sys
 import time
-import traceback
 
 import aerotest
 
 SUBPROTOCOL = "aero-l2-tunnel-v1"
 
 
-class Tap:
-    """TAP version 13 output; the plan is printed last, so a crash part-way
-    shows up as a missing plan. check() runs a group of checks and turns an
-    exception into a failure with its traceback."""
-
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
-        print("TAP version 13", flush=True)
-
-    def ok(self, cond, desc, diag=None):
-        self.n += 1
-        desc = desc.replace("#", "\\#")
-        if cond:
-            print(f"ok {self.n} - {desc}", flush=True)
-        else:
-            self.failed += 1
-            print(f"not ok {self.n} - {desc}", flush=True)
-            if diag:
-                self.diag(diag)
-        return bool(cond)
-
-    def skip(self, desc, reason):
-        self.n += 1
-        print(f"ok {self.n} - {desc} # SKIP {reason}", flush=True)
-
-    def diag(self, text):
-        for line in str(text).splitlines() or [""]:
-            print(f"# {line}", flush=True)
-
-    def check(self, desc, func, *args, **kwargs):
-        try:
-            result = func(*args, **kwargs)
-        except Exception:  # noqa: BLE001 - reported as a failure, not raised
-            self.ok(False, desc, traceback.format_exc())
-            return None
-        if result is not None:
-            self.ok(result is not False, desc)
-        return result
-
-    def done(self):
-        print(f"1..{self.n}", flush=True)
-        sys.exit(1 if self.failed else 0)
+Tap = aerotest.Tap
 
 
 def ws_config(http_port, ws=None, stack="test-reflect", stack_keys=None, core=None, log=None,

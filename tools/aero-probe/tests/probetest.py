@@ -20,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.environ.get(
     "AERO_DAEMON_TESTS",
@@ -38,10 +37,7 @@ STEPS = ["connect", "tunnel-ping", "dhcp", "arp", "dns", "icmp",
 
 def check(tap, desc, func, *args):
     """Runs FUNC(*ARGS); an exception becomes a failed test with its traceback."""
-    try:
-        func(*args)
-    except Exception:  # noqa: BLE001 - any failure is reported, not raised
-        tap.ok(False, desc, traceback.format_exc())
+    tap.check(desc, func, *args)
 
 
 class ProbeRun:
