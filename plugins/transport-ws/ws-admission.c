@@ -1,70 +1,37 @@
-/* ws-admission.c — admission checks for tunnel upgrades. Everyone is
- * admitted for now; see the header for what goes here. */
+/* ws-admission.c — admission checks for tunnel upgrades: the core's
+ * aero_host_admit() on the upgrade request and the offered
+ * aero-l2-token.<credential> entries (see ws-admission.h). */
 #include "ws-admission.h"
-
-struct _WsAdmission
-{
-  /* State for future checks: allowed origins, verifiers, per-IP counts. */
-  guint admitted;
-};
-
-WsAdmission *
-ws_admission_new (void)
-{
-  return g_new0 (WsAdmission, 1);
-}
-
-void
-ws_admission_free (WsAdmission *admission)
-{
-  g_free (admission);
-}
 
 /**
  * ws_admission_check:
- * @admission: the admission state of one transport instance
  * @request: the upgrade request
  * @verdict: (out caller-allocates): the answer
  *
  * Decides whether @request may open a tunnel.
  */
 void
-ws_admission_check (WsAdmission *admission, const WsAdmissionRequest *request,
-                    WsAdmissionVerdict *verdict)
+ws_admission_check (const WsAdmissionRequest *request, WsAdmissionVerdict *verdict)
 {
-  verdict->status = 0;
-  verdict->text = NULL;
-  verdict->principal = NULL;
+  AeroAdmission *admission = g_new0 (AeroAdmission, 1);
 
-  /* ==== ADMISSION CHECKS ====================================================
-   * Add them here, each refusing with its own status and a short text:
-   *   - Origin against an allow-list (403; a missing Origin is refused
-   *     unless the deployment is open),
-   *   - credentials: request->tokens, a session cookie or a JWT (401),
-   *   - quotas: tunnels per IP or per principal (429), counted here and
-   *     given back in ws_admission_release().
-   * ======================================================================== */
-  admission->admitted++;
+  aero_host_admit (request->host, request->msg, request->tokens, admission);
+  verdict->status = admission->status;
+  verdict->text = admission->status ? admission->message : NULL;
+  verdict->admission = admission;
 }
 
 /**
- * ws_admission_release:
- * @admission: the admission state
- * @peer: the peer of a tunnel that was admitted and has ended
- * @principal: (nullable): its principal
+ * ws_admission_free:
+ * @admission: (nullable): what ws_admission_check() returned
  *
- * Gives back what ws_admission_check() counted for the tunnel.
+ * Gives back the tunnel's place in the quotas and frees @admission.
  */
 void
-ws_admission_release (WsAdmission *admission, const char *peer, const char *principal)
+ws_admission_free (AeroAdmission *admission)
 {
-  if (admission->admitted > 0)
-    admission->admitted--;
-}
-
-void
-ws_admission_verdict_clear (WsAdmissionVerdict *verdict)
-{
-  g_clear_pointer (&verdict->text, g_free);
-  g_clear_pointer (&verdict->principal, g_free);
+  if (admission == NULL)
+    return;
+  aero_admission_clear (admission);
+  g_free (admission);
 }

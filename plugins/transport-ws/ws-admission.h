@@ -1,58 +1,49 @@
-/* ws-admission.h — who may open a tunnel: the place for admission checks.
+/* ws-admission.h — who may open a tunnel: transport-ws asks the core.
  *
- * The server asks ws_admission_check() about every upgrade request that
- * is a valid aero-l2-tunnel-v1 upgrade, before it opens a session, and
- * tells ws_admission_release() when an admitted tunnel has ended. Today
- * everyone is admitted. Origin checks (403), authentication with the
- * offered aero-l2-token.<credential> entries, cookies or JWTs (401), and
- * per-IP or per-principal quotas (429) belong here; the verdict's status
- * and text become the HTTP answer, and its principal is recorded on the
- * channel. */
+ * The server calls ws_admission_check() for every request that is a valid
+ * aero-l2-tunnel-v1 upgrade, before it opens a session. The check is the
+ * core's (aero_host_admit(): Origin 403, credentials 401, tunnel quotas
+ * 429, as the [admission] group says), so that every transport applies
+ * the same rules. An admitted tunnel keeps its AeroAdmission until it
+ * ends; ws_admission_free() then gives its place in the quotas back. */
 #pragma once
 
-#include <libsoup/soup.h>
+#include <aero-net/aero-net.h>
 
 G_BEGIN_DECLS
 
-typedef struct _WsAdmission WsAdmission;
-
 /**
  * WsAdmissionRequest:
+ * @host: the core
  * @msg: the upgrade request (headers, remote address, URI)
- * @path: the request path
- * @peer: the client's address as "ip:port"
  * @tokens: credentials offered as aero-l2-token.<credential> subprotocol
- *   entries (never log them)
+ *   entries, without the prefix (never log them)
  *
- * What an admission check may look at.
+ * What the admission check looks at.
  */
 typedef struct {
+  AeroHost *host;
   SoupServerMessage *msg;
-  const char *path;
-  const char *peer;
   const char *const *tokens;
 } WsAdmissionRequest;
 
 /**
  * WsAdmissionVerdict:
  * @status: 0 to admit, otherwise the HTTP status to refuse with (401, 403, 429)
- * @text: (nullable): the refusal's body text
- * @principal: (nullable): who the client is, when known
+ * @text: (nullable): the refusal's body text (static)
+ * @admission: (transfer full): the core's answer; free it with
+ *   ws_admission_free() once the tunnel has ended (or right away after a
+ *   refusal)
  *
- * The answer of an admission check; free the strings with
- * ws_admission_verdict_clear().
+ * The answer of ws_admission_check().
  */
 typedef struct {
   guint status;
-  char *text;
-  char *principal;
+  const char *text;
+  AeroAdmission *admission;
 } WsAdmissionVerdict;
 
-WsAdmission *ws_admission_new (void);
-void ws_admission_free (WsAdmission *admission);
-void ws_admission_check (WsAdmission *admission, const WsAdmissionRequest *request,
-                         WsAdmissionVerdict *verdict);
-void ws_admission_release (WsAdmission *admission, const char *peer, const char *principal);
-void ws_admission_verdict_clear (WsAdmissionVerdict *verdict);
+void ws_admission_check (const WsAdmissionRequest *request, WsAdmissionVerdict *verdict);
+void ws_admission_free (AeroAdmission *admission);
 
 G_END_DECLS

@@ -1,5 +1,7 @@
-/* ws-server.c — server mode: checks upgrade requests, opens sessions before
- * answering 101, steals upgraded connections. See the header. */
+/* ws-server.c — server mode: checks upgrade requests (with the core's
+ * admission checks), opens sessions before answering 101, steals upgraded
+ * connections, and writes one access-log line per upgrade attempt. See
+ * the header. */
 #include <string.h>
 
 #include "ws-admission.h"
@@ -16,7 +18,6 @@ struct _WsServer
   AeroComponent *component;     /* unowned: the transport owns the server */
   char *name;
   const WsConfig *config;       /* owned by the transport */
-  WsAdmission *admission;
 
   AeroHost *host;               /* set between start and stop */
   WsMetrics *metrics;
@@ -24,7 +25,8 @@ struct _WsServer
   gboolean accepting;
 
   GHashTable *upgrades;         /* Upgrade* waiting for their 101 to be written */
-  GHashTable *tunnels;          /* WsTunnel* (owned) until "finished" */
+  GHashTable *tunnels;          /* WsTunnel* (owned) -> its AeroAdmission (owned), until
+                                 * "finished" */
 };
 
 G_DEFINE_FINAL_TYPE (WsServer, ws_server, G_TYPE_OBJECT)
@@ -55,22 +57,27 @@ upgrade_free (Upgrade *up)
 
 /* ---- answers ------------------------------------------------------------- */
 
+/* Answers @msg with a refusal. @admission (nullable) is the admission
+ * check's answer when it ran; its reason is logged for admission refusals. */
 static void
 refuse (WsServer *self, SoupServerMessage *msg, guint status, WsRefuseReason reason,
-        const char *text)
+        const char *text, const AeroAdmission *admission)
 {
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
   char *body = g_strdup_printf ("%s\n", text);
+  const char *why = reason == WS_REFUSE_ADMISSION && admission ? admission->reason
+                                                               : ws_refuse_reason_to_string (reason);
 
   aero_metric_inc (self->metrics->refused[reason]);
   soup_message_headers_replace (headers, "Cache-Control", "no-store");
   if (status == SOUP_STATUS_METHOD_NOT_ALLOWED)
     soup_message_headers_replace (headers, "Allow", "GET");
+  if (status == SOUP_STATUS_UNAUTHORIZED)
+    soup_message_headers_replace (headers, "WWW-Authenticate", "Bearer realm=\"aero-netd\"");
   soup_server_message_set_status (msg, status, NULL);
   soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_TAKE, body,
                                     strlen (body));
-  AERO_LOG_DEBUG (self->name, "reason", ws_refuse_reason_to_string (reason), "MESSAGE",
-                  "upgrade refused with %u: %s", status, text);
+  aero_host_log_access (self->host, msg, admission, status, why);
 }
 
 static char *
@@ -126,8 +133,10 @@ on_tunnel_finished (WsTunnel *tunnel, gpointer user_data)
   AeroChannel *channel = AERO_CHANNEL (tunnel);
 
   g_signal_handlers_disconnect_by_data (tunnel, self);
-  ws_admission_release (self->admission, aero_channel_get_peer (channel),
-                        aero_channel_get_principal (channel));
+  AERO_LOG_DEBUG (self->name, "session", aero_channel_get_session_id (channel), "MESSAGE",
+                  "tunnel finished; its admission is released");
+  /* Removing the tunnel frees its admission, which gives back its place
+   * in the quotas. */
   g_hash_table_remove (self->tunnels, tunnel);
 }
 
@@ -194,18 +203,19 @@ handle_upgrade (WsServer *self, SoupServerMessage *msg, const char *path)
   g_autofree char *peer = peer_of (msg);
   WsAdmissionRequest request;
   WsAdmissionVerdict verdict;
+  AeroAdmission *admission;
   Upgrade *up;
 
   if (soup_server_message_get_method (msg) != SOUP_METHOD_GET)
     {
       refuse (self, msg, SOUP_STATUS_METHOD_NOT_ALLOWED, WS_REFUSE_BAD_METHOD,
-              "a tunnel is opened with a GET WebSocket upgrade");
+              "a tunnel is opened with a GET WebSocket upgrade", NULL);
       return;
     }
   if (!self->accepting || aero_host_is_shutting_down (self->host))
     {
       refuse (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, WS_REFUSE_SHUTTING_DOWN,
-              "server shutting down");
+              "server shutting down", NULL);
       return;
     }
   /* Without protocols libsoup checks only the upgrade itself. */
@@ -213,27 +223,28 @@ handle_upgrade (WsServer *self, SoupServerMessage *msg, const char *path)
     {
       g_autofree char *text = g_strdup_printf ("bad WebSocket upgrade: %s", error->message);
 
-      refuse (self, msg, SOUP_STATUS_BAD_REQUEST, WS_REFUSE_BAD_HANDSHAKE, text);
+      refuse (self, msg, SOUP_STATUS_BAD_REQUEST, WS_REFUSE_BAD_HANDSHAKE, text, NULL);
       return;
     }
   if (!parse_offer (msg, tokens))
     {
       refuse (self, msg, SOUP_STATUS_BAD_REQUEST, WS_REFUSE_NO_SUBPROTOCOL,
-              "missing WebSocket subprotocol: offer Sec-WebSocket-Protocol: " AERO_L2_SUBPROTOCOL);
+              "missing WebSocket subprotocol: offer Sec-WebSocket-Protocol: " AERO_L2_SUBPROTOCOL,
+              NULL);
       return;
     }
   g_ptr_array_add (tokens, NULL);
 
+  request.host = self->host;
   request.msg = msg;
-  request.path = path;
-  request.peer = peer;
   request.tokens = (const char *const *) tokens->pdata;
-  ws_admission_check (self->admission, &request, &verdict);
+  ws_admission_check (&request, &verdict);
+  admission = verdict.admission;
   if (verdict.status != 0)
     {
       refuse (self, msg, verdict.status, WS_REFUSE_ADMISSION,
-              verdict.text ? verdict.text : "not admitted");
-      ws_admission_verdict_clear (&verdict);
+              verdict.text ? verdict.text : "not admitted", admission);
+      ws_admission_free (admission);
       return;
     }
 
@@ -241,39 +252,41 @@ handle_upgrade (WsServer *self, SoupServerMessage *msg, const char *path)
    * status the client can read. */
   tunnel = ws_tunnel_new (self->name, self->metrics, &self->config->tunnel, FALSE);
   aero_channel_set_peer (AERO_CHANNEL (tunnel), peer);
-  aero_channel_set_principal (AERO_CHANNEL (tunnel), verdict.principal);
-  ws_admission_verdict_clear (&verdict);
+  aero_channel_set_principal (AERO_CHANNEL (tunnel), admission->principal);
   if (aero_host_open_session (self->host, self->component, AERO_CHANNEL (tunnel), &error) == NULL)
     {
-      ws_admission_release (self->admission, peer, NULL);
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY))
         refuse (self, msg, HTTP_TOO_MANY_REQUESTS, WS_REFUSE_SESSION_LIMIT,
-                "too many tunnels: session limit reached");
+                "too many tunnels: session limit reached", admission);
       else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
         refuse (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, WS_REFUSE_SHUTTING_DOWN,
-                "server shutting down");
+                "server shutting down", admission);
       else
         {
           AERO_LOG_WARNING (self->name, "peer", peer ? peer : "-", "MESSAGE",
                             "cannot open a session: %s", error->message);
           refuse (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, WS_REFUSE_SESSION_ERROR,
-                  "cannot open a session");
+                  "cannot open a session", admission);
         }
+      ws_admission_free (admission);
       return;
     }
-  /* From here the tunnel is tracked until its connection is gone, whatever
-   * happens to the upgrade. */
-  g_hash_table_add (self->tunnels, g_object_ref (tunnel));
+  /* From here the tunnel is tracked, with its admission, until its
+   * connection is gone, whatever happens to the upgrade. */
+  g_hash_table_insert (self->tunnels, g_object_ref (tunnel), admission);
   g_signal_connect (tunnel, "finished", G_CALLBACK (on_tunnel_finished), self);
   if (!soup_websocket_server_process_handshake (msg, NULL, (char **) protocols, NULL, NULL))
     {
       /* libsoup has set the refusal (400) itself. */
       aero_metric_inc (self->metrics->refused[WS_REFUSE_BAD_HANDSHAKE]);
+      aero_host_log_access (self->host, msg, admission, soup_server_message_get_status (msg),
+                            ws_refuse_reason_to_string (WS_REFUSE_BAD_HANDSHAKE));
       ws_tunnel_fail (tunnel, AERO_CLOSE_INTERNAL_ERROR, "upgrade refused by libsoup");
       return;
     }
 
   aero_metric_inc (self->metrics->accepted);
+  aero_host_log_access (self->host, msg, admission, SOUP_STATUS_SWITCHING_PROTOCOLS, "admitted");
   AERO_LOG_INFO (self->name, "peer", peer ? peer : "-", "session",
                  aero_channel_get_session_id (AERO_CHANNEL (tunnel)), "path", path, "MESSAGE",
                  "tunnel opened on %s", path);
@@ -354,6 +367,18 @@ ws_server_start (WsServer *self, AeroHost *host, WsMetrics *metrics, GError **er
       soup_server_add_handler (server, self->config->paths[i], server_handler, self, NULL);
       g_ptr_array_add (self->registered, g_strdup (self->config->paths[i]));
     }
+  /* POST /session tells browsers where the tunnel is and what it takes. */
+  if (self->config->paths[0])
+    {
+      GVariantDict limits;
+
+      g_variant_dict_init (&limits, NULL);
+      g_variant_dict_insert (&limits, "maxFramePayloadBytes", "x",
+                             (gint64) self->config->tunnel.limits.max_frame_payload);
+      g_variant_dict_insert (&limits, "maxControlPayloadBytes", "x",
+                             (gint64) self->config->tunnel.limits.max_control_payload);
+      aero_host_add_endpoint (host, "l2", self->config->paths[0], g_variant_dict_end (&limits));
+    }
   self->accepting = TRUE;
   {
     g_autofree char *list = g_strjoinv (" ", self->config->paths);
@@ -396,6 +421,8 @@ ws_server_stop (WsServer *self)
 
       for (guint i = 0; server && i < self->registered->len; i++)
         soup_server_remove_handler (server, g_ptr_array_index (self->registered, i));
+      if (self->registered->len > 0)
+        aero_host_remove_endpoint (self->host, "l2");
     }
   g_ptr_array_set_size (self->registered, 0);
 
@@ -452,7 +479,6 @@ ws_server_finalize (GObject *object)
   g_hash_table_unref (self->upgrades);
   g_hash_table_unref (self->tunnels);
   g_ptr_array_unref (self->registered);
-  ws_admission_free (self->admission);
   g_free (self->name);
   G_OBJECT_CLASS (ws_server_parent_class)->finalize (object);
 }
@@ -469,9 +495,9 @@ ws_server_class_init (WsServerClass *klass)
 static void
 ws_server_init (WsServer *self)
 {
-  self->admission = ws_admission_new ();
   self->registered = g_ptr_array_new_with_free_func (g_free);
   self->upgrades = g_hash_table_new_full (g_direct_hash, g_direct_equal,
                                           (GDestroyNotify) upgrade_free, NULL);
-  self->tunnels = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref, NULL);
+  self->tunnels = g_hash_table_new_full (g_direct_hash, g_direct_equal, g_object_unref,
+                                         (GDestroyNotify) ws_admission_free);
 }

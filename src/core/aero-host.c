@@ -1,6 +1,7 @@
 /* aero-host.c — the core: reads the configuration, loads and wires plugin
  * instances, owns the HTTP server with /healthz, /readyz and /metrics, owns
- * the sessions, and runs the graceful shutdown. */
+ * the sessions (with their admission rules, rate limits and capture), and
+ * runs the graceful shutdown. */
 #include <string.h>
 
 #include "aero-net/aero-host.h"
@@ -10,6 +11,9 @@
 #include "aero-net/aero-policy.h"
 #include "aero-net/aero-stack.h"
 #include "aero-net/aero-transport.h"
+#include "aero-admission-config.h"
+#include "aero-capture.h"
+#include "aero-host-private.h"
 #include "aero-plugin-loader.h"
 #include "aero-process-metrics.h"
 #include "aero-session-private.h"
@@ -52,6 +56,10 @@ struct _AeroHost
   AeroMetricFamily *m_plugin_info;
   AeroSessionMetrics session_metrics;
 
+  AeroAdmitter *admitter;
+  AeroSessionEndpoint *session_endpoint;
+  AeroCapture *capture;
+
   GHashTable *sessions; /* id -> AeroSession (owned) */
   guint32 session_prefix;
   guint64 session_counter;
@@ -69,7 +77,7 @@ G_DEFINE_TYPE (AeroHost, aero_host, G_TYPE_OBJECT)
 enum { SIGNAL_FINISHED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
-static const char *const core_groups[] = { "core", "http", "log", NULL };
+static const char *const core_groups[] = { "core", "http", "log", "admission", "capture", NULL };
 
 static void
 instance_free (gpointer data)
@@ -125,6 +133,9 @@ aero_host_finalize (GObject *object)
   AeroHost *self = AERO_HOST (object);
 
   g_clear_pointer (&self->sessions, g_hash_table_unref);
+  g_clear_pointer (&self->capture, aero_capture_free);
+  g_clear_pointer (&self->session_endpoint, aero_session_endpoint_free);
+  g_clear_pointer (&self->admitter, aero_admitter_free);
   g_clear_pointer (&self->by_name, g_hash_table_unref);
   g_clear_pointer (&self->instances, g_ptr_array_unref);
   g_clear_pointer (&self->listen, g_ptr_array_unref);
@@ -164,7 +175,7 @@ register_core_metrics (AeroHost *self)
   static const char *const build_labels[] = { "version", NULL };
   static const char *const dirs[2][2] = { { "from_guest", NULL }, { "to_guest", NULL } };
   const char *version[] = { AERO_NET_VERSION, NULL };
-  AeroMetricFamily *frames, *bytes, *drops;
+  AeroMetricFamily *frames, *bytes, *drops, *rate_drops;
 
   aero_metric_set (aero_metric_family_series (
                      aero_metrics_family (self->metrics, "aero_build_info", AERO_METRIC_GAUGE,
@@ -195,12 +206,21 @@ register_core_metrics (AeroHost *self)
   drops = aero_metrics_family (self->metrics, "aero_session_drops_total", AERO_METRIC_COUNTER,
                                "Frames dropped by sessions (filters, full queues), by direction.",
                                dir_labels);
+  rate_drops = aero_metrics_family (self->metrics, "aero_session_rate_limit_drops_total",
+                                    AERO_METRIC_COUNTER,
+                                    "Frames dropped over the per-tunnel bytes-per-second limit, "
+                                    "by direction.",
+                                    dir_labels);
   for (int d = 0; d < 2; d++)
     {
       self->session_metrics.frames[d] = aero_metric_family_series (frames, dirs[d]);
       self->session_metrics.bytes[d] = aero_metric_family_series (bytes, dirs[d]);
       self->session_metrics.drops[d] = aero_metric_family_series (drops, dirs[d]);
+      self->session_metrics.rate_limit_drops[d] = aero_metric_family_series (rate_drops, dirs[d]);
     }
+  self->session_metrics.rate_limit_closes = aero_metrics_counter (
+    self->metrics, "aero_session_rate_limit_closes_total",
+    "Sessions closed for going over the per-tunnel frames-per-second limit.");
   aero_process_metrics_register (self->metrics);
 }
 
@@ -216,6 +236,9 @@ aero_host_init (AeroHost *self)
   self->session_prefix = g_random_int ();
   self->metrics = aero_metrics_new ();
   register_core_metrics (self);
+  self->admitter = aero_admitter_new (self->metrics);
+  self->session_endpoint = aero_session_endpoint_new (self->metrics);
+  self->capture = aero_capture_new (self->metrics);
 }
 
 AeroHost *
@@ -324,6 +347,27 @@ load_log_group (AeroHost *self, AeroConfigGroup *group, GError **error)
     return FALSE;
   aero_log_setup (format == 1 ? AERO_LOG_FORMAT_JSON : AERO_LOG_FORMAT_TEXT, level_flags[level]);
   return TRUE;
+}
+
+static gboolean
+load_admission_group (AeroHost *self, AeroConfigGroup *group, GError **error)
+{
+  g_autoptr (AeroAdmissionConfig) config = aero_admission_config_new ();
+  g_autofree char *base = g_path_get_dirname (self->config_file);
+
+  if (!aero_admission_config_load (config, group, base, aero_host_is_loopback_only (self),
+                                   self->tls_certificate != NULL, error))
+    return FALSE;
+  aero_admitter_set_config (self->admitter, g_steal_pointer (&config));
+  return TRUE;
+}
+
+static gboolean
+load_capture_group (AeroHost *self, AeroConfigGroup *group, GError **error)
+{
+  g_autofree char *base = g_path_get_dirname (self->config_file);
+
+  return aero_capture_configure (self->capture, group, base, error);
 }
 
 static gboolean
@@ -480,15 +524,17 @@ aero_host_load_config (AeroHost *self, const char *file, GError **error)
     }
 
   /* Core groups first (an absent group means defaults), so that logging
-   * and the plugin path are set before any plugin loads. */
+   * and the plugin path are set before any plugin loads, and [http]
+   * before [admission], which looks at the listen addresses. */
   for (guint i = 0; core_groups[i]; i++)
     {
+      static gboolean (*const loaders[]) (AeroHost *, AeroConfigGroup *, GError **) = {
+        load_core_group, load_http_group, load_log_group, load_admission_group,
+        load_capture_group,
+      };
       g_autoptr (AeroConfigGroup) group = aero_config_group_new (self->keyfile, file, core_groups[i]);
-      gboolean ok = i == 0   ? load_core_group (self, group, error)
-                    : i == 1 ? load_http_group (self, group, error)
-                             : load_log_group (self, group, error);
 
-      if (!ok)
+      if (!loaders[i] (self, group, error))
         return FALSE;
     }
   self->loader = aero_plugin_loader_new ((const char *const *) self->search_path);
@@ -654,6 +700,7 @@ start_http (AeroHost *self, GError **error)
   soup_server_add_handler (self->server, "/healthz", healthz_cb, self, NULL);
   soup_server_add_handler (self->server, "/readyz", readyz_cb, self, NULL);
   soup_server_add_handler (self->server, "/metrics", metrics_cb, self, NULL);
+  aero_session_endpoint_serve (self->session_endpoint, self->server, self, self->admitter);
 
   for (guint i = 0; i < self->listen->len; i++)
     {
@@ -689,8 +736,9 @@ aero_host_start (AeroHost *self, GError **error)
       g_ptr_array_add (self->listen, aero_parse_socket_address ("127.0.0.1:8090", 0, NULL));
       self->configured = TRUE;
     }
-  if (!start_http (self, error))
+  if (!aero_capture_start (self->capture, error) || !start_http (self, error))
     return FALSE;
+  aero_admitter_log_config (self->admitter);
 
   for (guint i = 0; i < self->instances->len; i++)
     {
@@ -737,6 +785,17 @@ aero_host_is_shutting_down (AeroHost *self)
   return self->shutting_down;
 }
 
+/* The last step of a shutdown, once capture files are written out. */
+static gboolean
+finished_cb (gpointer data)
+{
+  AeroHost *self = data;
+
+  AERO_LOG_INFO (COMPONENT, "MESSAGE", "shutdown complete");
+  g_signal_emit (self, signals[SIGNAL_FINISHED], 0);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 finish_cb (gpointer data)
 {
@@ -761,8 +820,7 @@ finish_cb (gpointer data)
         aero_component_stop (inst->component);
       inst->started = FALSE;
     }
-  AERO_LOG_INFO (COMPONENT, "MESSAGE", "shutdown complete");
-  g_signal_emit (self, signals[SIGNAL_FINISHED], 0);
+  aero_capture_when_idle (self->capture, 2000, finished_cb, self);
   return G_SOURCE_REMOVE;
 }
 
@@ -899,6 +957,16 @@ aero_host_open_session (AeroHost *self, AeroComponent *transport, AeroChannel *c
   id = g_strdup_printf ("%08x%08" G_GINT64_MODIFIER "x", self->session_prefix,
                         ++self->session_counter);
   session = aero_session_new (self, id, channel, &self->session_metrics);
+  aero_session_set_limits (session, &aero_admitter_get_config (self->admitter)->limits);
+  if (aero_capture_is_enabled (self->capture))
+    {
+      g_autofree char *description = g_strdup_printf (
+        "aero-netd session %s (transport %s, peer %s, principal %s)", id, inst->name,
+        aero_channel_get_peer (channel) ? aero_channel_get_peer (channel) : "-",
+        aero_channel_get_principal (channel) ? aero_channel_get_principal (channel) : "-");
+
+      aero_session_set_capture (session, aero_capture_open (self->capture, id, description));
+    }
   if (!aero_session_setup (session, inst->stack, inst->filters, &local))
     {
       aero_metric_inc (self->m_sessions_refused);
@@ -974,4 +1042,16 @@ aero_host_get_component (AeroHost *self, const char *name)
   g_return_val_if_fail (AERO_IS_HOST (self), NULL);
   inst = g_hash_table_lookup (self->by_name, name);
   return inst ? inst->component : NULL;
+}
+
+AeroAdmitter *
+aero_host_get_admitter (AeroHost *self)
+{
+  return self->admitter;
+}
+
+AeroSessionEndpoint *
+aero_host_get_session_endpoint (AeroHost *self)
+{
+  return self->session_endpoint;
 }

@@ -1,9 +1,8 @@
-/* aero-policy.c — the policy interface, the flow parser and the core's
- * generic policy filter that applies a policy to one session's frames. */
+/* aero-policy.c — the policy interface and the flow parser. The filter
+ * that applies a policy to one session's frames is aero-policy-filter.c. */
 #include <string.h>
 
 #include "aero-net/aero-policy.h"
-#include "aero-net/aero-session.h"
 
 G_DEFINE_INTERFACE (AeroPolicy, aero_policy, AERO_TYPE_COMPONENT)
 
@@ -53,6 +52,55 @@ aero_policy_check_traffic (AeroPolicy *self, AeroSession *session, AeroDirection
   if (close_reason)
     *close_reason = why;
   return v;
+}
+
+void
+aero_policy_flow_closed (AeroPolicy *self, AeroSession *session, const AeroFlow *flow)
+{
+  AeroPolicyInterface *iface = AERO_POLICY_GET_IFACE (self);
+
+  if (iface->flow_closed)
+    iface->flow_closed (self, session, flow);
+}
+
+gboolean
+aero_policy_note_resolution (AeroPolicy *self, AeroSession *session, const char *name,
+                             GSocketFamily family, const guint8 *address, const char **reason)
+{
+  AeroPolicyInterface *iface = AERO_POLICY_GET_IFACE (self);
+  const char *why = NULL;
+  gboolean ok;
+
+  ok = iface->note_resolution ? iface->note_resolution (self, session, name, family, address, &why)
+                              : TRUE;
+  if (reason)
+    *reason = ok ? NULL : (why ? why : "denied");
+  return ok;
+}
+
+void
+aero_policy_get_options (AeroPolicy *self, AeroPolicyOptions *options)
+{
+  AeroPolicyInterface *iface;
+
+  g_return_if_fail (options != NULL);
+  memset (options, 0, sizeof *options);
+  options->dns_refusal = AERO_DNS_REFUSAL_NXDOMAIN;
+  options->rebinding = AERO_REBINDING_STRIP;
+  options->udp_refusal_icmp = TRUE;
+  options->max_flows = AERO_POLICY_DEFAULT_MAX_FLOWS;
+  options->tcp_idle_timeout_ms = AERO_POLICY_DEFAULT_TCP_IDLE_MS;
+  options->udp_idle_timeout_ms = AERO_POLICY_DEFAULT_UDP_IDLE_MS;
+  g_return_if_fail (AERO_IS_POLICY (self));
+  iface = AERO_POLICY_GET_IFACE (self);
+  if (iface->get_options)
+    iface->get_options (self, options);
+  if (options->max_flows == 0)
+    options->max_flows = AERO_POLICY_DEFAULT_MAX_FLOWS;
+  if (options->tcp_idle_timeout_ms == 0)
+    options->tcp_idle_timeout_ms = AERO_POLICY_DEFAULT_TCP_IDLE_MS;
+  if (options->udp_idle_timeout_ms == 0)
+    options->udp_idle_timeout_ms = AERO_POLICY_DEFAULT_UDP_IDLE_MS;
 }
 
 /* ---- flow parsing ------------------------------------------------------ */
@@ -190,116 +238,4 @@ aero_flow_parse (const guint8 *frame, gsize len, AeroFlow *flow, gboolean *is_ne
     }
 
   return FALSE;
-}
-
-/* ---- the generic policy filter ----------------------------------------- */
-
-#define AERO_TYPE_POLICY_FILTER (aero_policy_filter_get_type ())
-G_DECLARE_FINAL_TYPE (AeroPolicyFilter, aero_policy_filter, AERO, POLICY_FILTER, GObject)
-
-struct _AeroPolicyFilter
-{
-  GObject parent_instance;
-  AeroPolicy *policy;
-  AeroSession *session; /* unowned: the session owns the filter */
-};
-
-static void aero_policy_filter_iface_init (AeroFilterInterface *iface);
-
-G_DEFINE_TYPE_WITH_CODE (AeroPolicyFilter, aero_policy_filter, G_TYPE_OBJECT,
-                         G_IMPLEMENT_INTERFACE (AERO_TYPE_FILTER, aero_policy_filter_iface_init))
-
-static AeroFilterVerdict
-traffic_verdict (AeroPolicyFilter *self, AeroDirection dir, gsize len)
-{
-  AeroCloseReason why = AERO_CLOSE_POLICY;
-
-  switch (aero_policy_check_traffic (self->policy, self->session, dir, len, &why))
-    {
-    case AERO_TRAFFIC_PASS:
-      return AERO_FILTER_PASS;
-    case AERO_TRAFFIC_CLOSE:
-      aero_session_close (self->session, why, aero_close_reason_to_string (why));
-      return AERO_FILTER_DROP;
-    case AERO_TRAFFIC_DROP:
-    default:
-      return AERO_FILTER_DROP;
-    }
-}
-
-static AeroFilterVerdict
-policy_filter_from_guest (AeroFilter *filter, GBytes *frame)
-{
-  AeroPolicyFilter *self = AERO_POLICY_FILTER (filter);
-  gsize len;
-  const guint8 *data = g_bytes_get_data (frame, &len);
-  AeroFlow flow;
-  gboolean is_new = FALSE;
-
-  if (traffic_verdict (self, AERO_DIRECTION_FROM_GUEST, len) != AERO_FILTER_PASS)
-    return AERO_FILTER_DROP;
-  if (aero_flow_parse (data, len, &flow, &is_new) && is_new &&
-      !aero_policy_check_flow (self->policy, self->session, &flow, NULL))
-    return AERO_FILTER_DROP;
-  return AERO_FILTER_PASS;
-}
-
-static AeroFilterVerdict
-policy_filter_to_guest (AeroFilter *filter, GBytes *frame)
-{
-  AeroPolicyFilter *self = AERO_POLICY_FILTER (filter);
-
-  return traffic_verdict (self, AERO_DIRECTION_TO_GUEST, g_bytes_get_size (frame));
-}
-
-static void
-aero_policy_filter_iface_init (AeroFilterInterface *iface)
-{
-  iface->from_guest = policy_filter_from_guest;
-  iface->to_guest = policy_filter_to_guest;
-}
-
-static void
-aero_policy_filter_dispose (GObject *object)
-{
-  AeroPolicyFilter *self = AERO_POLICY_FILTER (object);
-
-  if (self->policy)
-    {
-      AeroPolicyInterface *iface = AERO_POLICY_GET_IFACE (self->policy);
-
-      if (iface->session_closed)
-        iface->session_closed (self->policy, self->session);
-      g_clear_object (&self->policy);
-    }
-  G_OBJECT_CLASS (aero_policy_filter_parent_class)->dispose (object);
-}
-
-static void
-aero_policy_filter_class_init (AeroPolicyFilterClass *klass)
-{
-  G_OBJECT_CLASS (klass)->dispose = aero_policy_filter_dispose;
-}
-
-static void
-aero_policy_filter_init (AeroPolicyFilter *self)
-{
-}
-
-AeroFilter *
-aero_policy_filter_new (AeroPolicy *policy, AeroSession *session)
-{
-  AeroPolicyFilter *self;
-  AeroPolicyInterface *iface;
-
-  g_return_val_if_fail (AERO_IS_POLICY (policy), NULL);
-  g_return_val_if_fail (AERO_IS_SESSION (session), NULL);
-
-  self = g_object_new (AERO_TYPE_POLICY_FILTER, NULL);
-  self->policy = g_object_ref (policy);
-  self->session = session;
-  iface = AERO_POLICY_GET_IFACE (policy);
-  if (iface->session_opened)
-    iface->session_opened (policy, session);
-  return AERO_FILTER (self);
 }

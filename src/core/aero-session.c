@@ -6,10 +6,18 @@
  * through the filters in reverse order and go to the channel. When the
  * channel reports closed, every link is cut at once, so no frame moves
  * afterwards, and the stack and filters are released from an idle
- * callback (never from inside one of their own calls). */
+ * callback (never from inside one of their own calls).
+ *
+ * On the way in, before the filters, a session hands each frame to its
+ * capture writer, if any, and applies its per-tunnel rate limits (frames
+ * per second: over it the session closes; bytes per second, each way: over
+ * it the frame is dropped) with the same limiter the policies use; the
+ * limits cost a clock read and never allocate. Frames to the guest are
+ * limited before the channel and captured once it took them. */
 #include "aero-session-private.h"
 #include "aero-net/aero-filter.h"
 #include "aero-net/aero-policy.h"
+#include "aero-net/aero-ratelimit.h"
 
 /* ---- ports: the two sinks a session exposes ---------------------------- */
 
@@ -88,6 +96,10 @@ struct _AeroSession
   gulong stack_ready_handler;
   AeroSessionCounters counters;
   AeroSessionMetrics metrics;
+  AeroRateLimit *frame_limit;     /* from the guest; nullable */
+  AeroRateLimit *byte_limit[2];   /* per direction; nullable */
+  gboolean frame_limit_tripped;
+  AeroCaptureWriter *capture;     /* nullable */
   AeroCloseReason close_reason;
   gboolean closed;
   guint teardown_idle;
@@ -97,6 +109,40 @@ G_DEFINE_TYPE (AeroSession, aero_session, G_TYPE_OBJECT)
 
 enum { SIGNAL_CLOSED, N_SIGNALS };
 static guint signals[N_SIGNALS];
+
+static AeroFlowReturn
+drop_from_guest (AeroSession *self)
+{
+  self->counters.drops_from_guest++;
+  aero_metric_inc (self->metrics.drops[0]);
+  return AERO_FLOW_DROPPED;
+}
+
+/* The per-tunnel limits on a frame from the guest. */
+static gboolean
+limits_pass_from_guest (AeroSession *self, gsize len)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (self->frame_limit &&
+      aero_rate_limit_take (self->frame_limit, 1, now) != AERO_RATE_LIMIT_OK)
+    {
+      if (!self->frame_limit_tripped)
+        {
+          self->frame_limit_tripped = TRUE;
+          aero_metric_inc (self->metrics.rate_limit_closes);
+          aero_session_close (self, AERO_CLOSE_QUOTA_FPS, "frame rate limit exceeded");
+        }
+      return FALSE;
+    }
+  if (self->byte_limit[0] &&
+      aero_rate_limit_take (self->byte_limit[0], len, now) != AERO_RATE_LIMIT_OK)
+    {
+      aero_metric_inc (self->metrics.rate_limit_drops[0]);
+      return FALSE;
+    }
+  return TRUE;
+}
 
 static AeroFlowReturn
 session_from_guest (AeroSession *self, GBytes *frame)
@@ -111,6 +157,10 @@ session_from_guest (AeroSession *self, GBytes *frame)
   self->counters.bytes_from_guest += len;
   aero_metric_inc (self->metrics.frames[0]);
   aero_metric_add (self->metrics.bytes[0], (double) len);
+  if (self->capture)
+    aero_capture_write (self->capture, FALSE, frame);
+  if ((self->frame_limit || self->byte_limit[0]) && !limits_pass_from_guest (self, len))
+    return self->closed ? AERO_FLOW_CLOSED : drop_from_guest (self);
 
   for (guint i = 0; i < self->filters->len; i++)
     {
@@ -138,12 +188,24 @@ session_from_guest (AeroSession *self, GBytes *frame)
 static AeroFlowReturn
 deliver_to_guest (AeroSession *self, GBytes *frame)
 {
-  AeroFlowReturn ret = aero_frame_sink_push (AERO_FRAME_SINK (self->channel), frame);
+  AeroFlowReturn ret;
 
+  if (self->byte_limit[1] &&
+      aero_rate_limit_take (self->byte_limit[1], g_bytes_get_size (frame),
+                            g_get_monotonic_time ()) != AERO_RATE_LIMIT_OK)
+    {
+      aero_metric_inc (self->metrics.rate_limit_drops[1]);
+      self->counters.drops_to_guest++;
+      aero_metric_inc (self->metrics.drops[1]);
+      return AERO_FLOW_DROPPED;
+    }
+  ret = aero_frame_sink_push (AERO_FRAME_SINK (self->channel), frame);
   if (ret == AERO_FLOW_OK)
     {
       gsize len = g_bytes_get_size (frame);
 
+      if (self->capture)
+        aero_capture_write (self->capture, TRUE, frame);
       self->counters.frames_to_guest++;
       self->counters.bytes_to_guest += len;
       aero_metric_inc (self->metrics.frames[1]);
@@ -256,6 +318,7 @@ aero_session_teardown (AeroSession *self)
   g_clear_object (&self->stack);
   if (self->filters)
     g_ptr_array_set_size (self->filters, 0);
+  g_clear_pointer (&self->capture, aero_capture_writer_close);
 }
 
 static gboolean
@@ -304,6 +367,9 @@ aero_session_finalize (GObject *object)
 
   g_free (self->id);
   g_ptr_array_unref (self->filters);
+  g_clear_pointer (&self->frame_limit, aero_rate_limit_free);
+  g_clear_pointer (&self->byte_limit[0], aero_rate_limit_free);
+  g_clear_pointer (&self->byte_limit[1], aero_rate_limit_free);
   G_OBJECT_CLASS (aero_session_parent_class)->finalize (object);
 }
 
@@ -348,6 +414,34 @@ aero_session_new (AeroHost *host, const char *id, AeroChannel *channel,
   self->host_port->to_guest = TRUE;
   aero_channel_set_session_id (channel, id);
   return self;
+}
+
+void
+aero_session_set_limits (AeroSession *self, const AeroTunnelLimits *limits)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  g_return_if_fail (AERO_IS_SESSION (self));
+  g_clear_pointer (&self->frame_limit, aero_rate_limit_free);
+  g_clear_pointer (&self->byte_limit[0], aero_rate_limit_free);
+  g_clear_pointer (&self->byte_limit[1], aero_rate_limit_free);
+  if (limits == NULL)
+    return;
+  if (limits->frames_per_second > 0)
+    self->frame_limit = aero_rate_limit_new (limits->frames_per_second, limits->frames_burst, 0,
+                                             now);
+  if (limits->bytes_per_second > 0)
+    for (int d = 0; d < 2; d++)
+      self->byte_limit[d] = aero_rate_limit_new (limits->bytes_per_second, limits->bytes_burst, 0,
+                                                 now);
+}
+
+void
+aero_session_set_capture (AeroSession *self, AeroCaptureWriter *writer)
+{
+  g_return_if_fail (AERO_IS_SESSION (self));
+  g_clear_pointer (&self->capture, aero_capture_writer_close);
+  self->capture = writer;
 }
 
 gboolean

@@ -15,6 +15,7 @@ Environment (set by tests/daemon/meson.build):
 
 import http.client
 import os
+import random
 import re
 import shutil
 import signal
@@ -107,15 +108,23 @@ _handed_out = set()
 
 def free_port(host="127.0.0.1"):
     """A TCP port that nothing listens on right now (and that this process
-    has not handed out before)."""
+    has not handed out before). Ports come at random from below the kernel's
+    ephemeral range, so that neither another test process asking the kernel
+    for a port nor an outgoing connection can be handed the same one before
+    the daemon binds it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(100):
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(10000, 32768)
+        if port in _handed_out:
+            continue
         with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
     raise RuntimeError("no free port found")
 
 

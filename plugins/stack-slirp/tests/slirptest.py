@@ -78,9 +78,18 @@ class Tap:
 # ---- ports, files, metrics ----------------------------------------------------------
 
 def free_port(kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port, at random from below the kernel's ephemeral
+    range so that parallel tests asking the kernel cannot be handed it."""
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(10000, 32768)
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found")
 
 
 class TempDir:

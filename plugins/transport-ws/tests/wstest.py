@@ -15,12 +15,15 @@ Tap = aerotest.Tap
 
 
 def ws_config(http_port, ws=None, stack="test-reflect", stack_keys=None, core=None, log=None,
-              extra=()):
-    """One transport-ws instance `ws` in front of one stack instance `lan`."""
+              extra=(), admission=None):
+    """One transport-ws instance `ws` in front of one stack instance `lan`.
+    The tests' raw clients send no Origin, so admission is in open mode
+    unless ADMISSION gives the [admission] group."""
     groups = [
         ("core", dict(core or {"shutdown-timeout": "5s"})),
         ("http", {"listen": f"127.0.0.1:{http_port}"}),
         ("log", dict(log or {"level": "info"})),
+        ("admission", dict(admission if admission is not None else {"open": "true"})),
         ("lan", dict({"plugin": stack}, **(stack_keys or {}))),
         ("ws", dict({"plugin": "transport-ws", "stack": "lan"}, **(ws or {}))),
     ]

@@ -5,8 +5,10 @@
  * owns the HTTP server (with /healthz, /readyz and /metrics), the metrics
  * registry and the sessions, and runs the shutdown sequence.
  *
- * Core groups of the configuration file: [core], [http], [log]. Every
- * other group is a plugin instance and must have a `plugin` key. Transport
+ * Core groups of the configuration file: [core], [http], [log],
+ * [admission] (who may open a tunnel: see aero-admission.h) and [capture]
+ * (per-session pcapng files). Every other group is a plugin instance and
+ * must have a `plugin` key. Transport
  * instances also take `stack` (the stack instance their sessions use) and
  * `filters` (filter and policy instances, in order). */
 #pragma once

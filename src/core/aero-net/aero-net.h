@@ -12,8 +12,10 @@
 #include <aero-net/aero-session.h>
 #include <aero-net/aero-filter.h>
 #include <aero-net/aero-policy.h>
+#include <aero-net/aero-ratelimit.h>
 #include <aero-net/aero-stack.h>
 #include <aero-net/aero-transport.h>
 #include <aero-net/aero-nic.h>
 #include <aero-net/aero-host.h>
 #include <aero-net/aero-l2-tunnel.h>
+#include <aero-net/aero-admission.h>

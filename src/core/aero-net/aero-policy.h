@@ -4,10 +4,16 @@
  * instance in a transport's `filters` list puts the core's policy filter
  * (see aero_policy_filter_new()) into every session of that transport: the
  * filter parses frames and asks the policy
- *   - check_flow:    may the guest open this flow (protocol, address, port)?
- *   - check_name:    may the guest resolve this name?
- *   - check_traffic: may these bytes pass now (rates, quotas)?
- * and turns refusals into answers on the wire. */
+ *   - check_flow:      may the guest open this flow (protocol, address, port)?
+ *   - check_name:      may the guest resolve this name?
+ *   - note_resolution: may this address, which a name resolved to, reach
+ *                      the guest (DNS rebinding)? The policy may remember it.
+ *   - check_traffic:   may these bytes pass now (rates, quotas)?
+ * tells it when a flow it allowed has ended (flow_closed), and turns
+ * refusals into answers on the wire: a TCP reset, an ICMP
+ * administratively-prohibited error, a DNS NXDOMAIN or REFUSED answer, or
+ * the end of the session. The policy decides; the filter does the wire
+ * work (see aero_policy_filter_new() for exactly what it does). */
 #pragma once
 
 #include <gio/gio.h>
@@ -50,6 +56,66 @@ typedef enum {
 } AeroDirection;
 
 /**
+ * AeroDnsRefusal:
+ * @AERO_DNS_REFUSAL_NXDOMAIN: answer NXDOMAIN (rcode 3): the name does not exist.
+ * @AERO_DNS_REFUSAL_REFUSED: answer REFUSED (rcode 5).
+ *
+ * How the filter answers a query for a name the policy refused.
+ */
+typedef enum {
+  AERO_DNS_REFUSAL_NXDOMAIN,
+  AERO_DNS_REFUSAL_REFUSED,
+} AeroDnsRefusal;
+
+/**
+ * AeroRebindingAction:
+ * @AERO_REBINDING_STRIP: remove the refused addresses from the answer and
+ *   pass the rest.
+ * @AERO_REBINDING_REFUSE: replace the whole answer by a REFUSED answer.
+ *
+ * What the filter does with a DNS answer holding an address that
+ * note_resolution refused.
+ */
+typedef enum {
+  AERO_REBINDING_STRIP,
+  AERO_REBINDING_REFUSE,
+} AeroRebindingAction;
+
+/**
+ * AeroPolicyOptions:
+ * @dns_refusal: the answer to a query for a refused name
+ * @rebinding: what to do with an answer holding a refused address
+ * @udp_refusal_icmp: %TRUE: a refused UDP datagram or ICMP echo request
+ *   is answered with an ICMP/ICMPv6 administratively-prohibited error;
+ *   %FALSE: it is dropped silently. (Refused TCP always gets a reset.)
+ * @max_flows: bound of the filter's flow table per session
+ * @tcp_idle_timeout_ms: a TCP flow without traffic for this long is
+ *   forgotten (and reported closed)
+ * @udp_idle_timeout_ms: a UDP flow or ICMP echo flow without traffic for
+ *   this long is forgotten (and reported closed)
+ * @reserved: for future options; zero
+ *
+ * How the filter acts on the policy's refusals. aero_policy_get_options()
+ * fills in the defaults before the policy's get_options sees the struct.
+ */
+typedef struct {
+  AeroDnsRefusal dns_refusal;
+  AeroRebindingAction rebinding;
+  gboolean udp_refusal_icmp;
+  guint max_flows;
+  guint64 tcp_idle_timeout_ms;
+  guint64 udp_idle_timeout_ms;
+  gpointer reserved[4];
+} AeroPolicyOptions;
+
+/** AERO_POLICY_DEFAULT_MAX_FLOWS: default flow table bound per session. */
+#define AERO_POLICY_DEFAULT_MAX_FLOWS 4096
+/** AERO_POLICY_DEFAULT_TCP_IDLE_MS: default TCP idle timeout (1 hour). */
+#define AERO_POLICY_DEFAULT_TCP_IDLE_MS (3600 * 1000)
+/** AERO_POLICY_DEFAULT_UDP_IDLE_MS: default UDP idle timeout (60 s). */
+#define AERO_POLICY_DEFAULT_UDP_IDLE_MS (60 * 1000)
+
+/**
  * AeroTrafficVerdict:
  * @AERO_TRAFFIC_PASS: send it.
  * @AERO_TRAFFIC_DROP: drop this frame (a rate limit), keep the session.
@@ -69,10 +135,25 @@ G_DECLARE_INTERFACE (AeroPolicy, aero_policy, AERO, POLICY, AeroComponent)
  * @session_opened: optional; set up per-session state.
  * @session_closed: optional; drop per-session state.
  * @check_flow: optional; %TRUE to allow. On refusal set *@reason to a
- *   static snake_case string naming why (for metrics and logs).
- * @check_name: optional; %TRUE to allow resolving @name.
+ *   static snake_case string naming why (for metrics and logs). Called
+ *   once per new flow: a TCP SYN, the first UDP datagram between two
+ *   endpoints, the first ICMP echo request of an identifier; and for every
+ *   packet of other IP protocols (port 0). An allowed TCP, UDP or ICMP
+ *   flow is later reported to @flow_closed exactly once, unless the
+ *   session closes first.
+ * @check_name: optional; %TRUE to allow resolving @name (lower case, no
+ *   trailing dot, every byte of a label other than a letter, a digit, '-'
+ *   or '_' escaped as `\DDD`). Also asked about CNAME targets in answers.
  * @check_traffic: optional; rate and quota decision for @bytes in
  *   direction @dir. On %AERO_TRAFFIC_CLOSE set *@close_reason.
+ * @flow_closed: optional; a flow @check_flow allowed has ended (FIN both
+ *   ways, a reset, an idle timeout or eviction from the flow table).
+ * @note_resolution: optional; @name, which @check_name allowed, resolved to
+ *   @address (a DNS answer on its way to the guest). %TRUE lets the
+ *   address reach the guest; %FALSE (with *@reason set) makes the filter
+ *   strip or refuse it as the options say.
+ * @get_options: optional; adjust the filter's options, already holding the
+ *   defaults. Called once per session, when its filter is created.
  */
 struct _AeroPolicyInterface
 {
@@ -86,8 +167,12 @@ struct _AeroPolicyInterface
                           const char **reason);
   AeroTrafficVerdict (*check_traffic) (AeroPolicy *self, AeroSession *session, AeroDirection dir,
                                        gsize bytes, AeroCloseReason *close_reason);
+  void (*flow_closed) (AeroPolicy *self, AeroSession *session, const AeroFlow *flow);
+  gboolean (*note_resolution) (AeroPolicy *self, AeroSession *session, const char *name,
+                               GSocketFamily family, const guint8 *address, const char **reason);
+  void (*get_options) (AeroPolicy *self, AeroPolicyOptions *options);
 
-  gpointer padding[8];
+  gpointer padding[5];
 };
 
 /**
@@ -129,15 +214,85 @@ AeroTrafficVerdict aero_policy_check_traffic (AeroPolicy *self, AeroSession *ses
                                               AeroCloseReason *close_reason);
 
 /**
+ * aero_policy_flow_closed:
+ * @self: a policy
+ * @session: the session
+ * @flow: a flow aero_policy_check_flow() allowed
+ *
+ * Tells the policy that @flow has ended.
+ */
+void aero_policy_flow_closed (AeroPolicy *self, AeroSession *session, const AeroFlow *flow);
+
+/**
+ * aero_policy_note_resolution:
+ * @self: a policy
+ * @session: the session
+ * @name: the name the guest asked for
+ * @family: %G_SOCKET_FAMILY_IPV4 or %G_SOCKET_FAMILY_IPV6
+ * @address: (array): the address, 4 or 16 bytes in network order
+ * @reason: (out) (transfer none) (optional): why it was refused
+ *
+ * Tells the policy that @name resolved to @address, and asks whether the
+ * address may be handed to the guest.
+ *
+ * Returns: %TRUE when the address may reach the guest (also when
+ *   unimplemented).
+ */
+gboolean aero_policy_note_resolution (AeroPolicy *self, AeroSession *session, const char *name,
+                                      GSocketFamily family, const guint8 *address,
+                                      const char **reason);
+
+/**
+ * aero_policy_get_options:
+ * @self: a policy
+ * @options: (out caller-allocates): where the options go
+ *
+ * Fills @options with the defaults (NXDOMAIN, strip, ICMP on refused UDP,
+ * %AERO_POLICY_DEFAULT_MAX_FLOWS, the default idle timeouts) and lets the
+ * policy adjust them.
+ */
+void aero_policy_get_options (AeroPolicy *self, AeroPolicyOptions *options);
+
+/**
  * aero_policy_filter_new:
  * @policy: a policy
  * @session: the session
  *
- * Creates the core's generic policy filter for one session: it parses
- * Ethernet/IPv4/IPv6 frames, asks @policy about new TCP, UDP and ICMP
- * flows and about traffic, drops what is refused and closes the session
- * when a quota is spent. The core calls this for policies named in a
- * transport's `filters` key; embedders may call it themselves.
+ * Creates the core's generic policy filter for one session. For every
+ * frame it asks check_traffic first (a DROP verdict drops the frame; a
+ * CLOSE verdict closes the session with the given reason). Then it parses
+ * Ethernet (one 802.1Q tag), IPv4 and IPv6 and:
+ *
+ *   - tracks flows in a table bounded by the options' max_flows (the least
+ *     recently used entry is evicted when full): TCP from the guest's SYN
+ *     through the stack's SYN-ACK to FIN both ways or a reset, UDP and
+ *     ICMP echo until idle. Only a flow's first packet is checked;
+ *     segments of unknown TCP flows other than a SYN are dropped and
+ *     answered with a reset;
+ *   - on a refused TCP SYN sends the guest a reset (RST|ACK, ACK = SYN
+ *     sequence + 1 + data length); on a refused UDP datagram or ICMP echo
+ *     request an ICMP type 3 code 13 / ICMPv6 type 1 code 1 error quoting
+ *     the packet (or nothing, as the options say; never for broadcast or
+ *     multicast destinations); other refused packets are dropped;
+ *   - reads every UDP datagram from the guest to port 53 as a DNS query
+ *     and asks check_name about its question; a refused name is answered
+ *     with NXDOMAIN or REFUSED built from the query. Queries it cannot
+ *     parse (no or several questions, not a query, fragmented) are dropped;
+ *   - reads every UDP datagram from port 53 to the guest as a DNS answer
+ *     and passes each A and AAAA record to note_resolution and each CNAME
+ *     target of the answer section to check_name; refused addresses are
+ *     stripped (the answer is rebuilt with correct lengths and checksums)
+ *     or the whole answer is replaced by REFUSED; a refused CNAME target
+ *     turns it into the answer for a refused name. An answer that cannot
+ *     be read (one without a question passes only if it holds no records)
+ *     or a fragmented one is dropped;
+ *   - drops fragmented TCP, IPv4 packets with source-route options and
+ *     IPv6 packets with a routing header that still has segments left.
+ *
+ * A query or answer the filter answers or rewrites itself is consumed;
+ * every other refused frame counts as a drop of the session. The core
+ * calls this for policies named in a transport's `filters` key; embedders
+ * may call it themselves.
  *
  * Returns: (transfer full): the filter.
  */

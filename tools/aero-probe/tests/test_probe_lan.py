@@ -27,6 +27,8 @@ def config(http_port, echo_port, refused_port, http_extra=None):
         ("core", {"shutdown-timeout": "5s"}),
         ("http", dict({"listen": f"127.0.0.1:{http_port}"}, **(http_extra or {}))),
         ("log", {"level": "info"}),
+        # The probe sends no Origin unless told to.
+        ("admission", {"open": "true"}),
         ("lan", {"plugin": "stack-slirp"}),
         ("lan.dns", {ECHO_NAME: SERVICE_ADDR}),
         ("lan.services", {

@@ -1,0 +1,60 @@
+/* aero-access-log.c — one line per tunnel or signalling request, through
+ * the core logger with component `access` (see aero_host_log_access()).
+ * The line names the peer, the principal, the origin, the verdict, the
+ * status and the reason. The query string (which may hold a token) and
+ * every credential stay out of it. */
+#include <string.h>
+
+#include "aero-net/aero-admission.h"
+#include "aero-net/aero-log.h"
+
+#define COMPONENT "access"
+#define MAX_RAW_ORIGIN 128
+
+void
+aero_host_log_access (AeroHost *host, SoupServerMessage *msg, const AeroAdmission *admission,
+                      guint status, const char *reason)
+{
+  SoupMessageHeaders *headers;
+  GSocketAddress *remote;
+  GUri *uri;
+  g_autofree char *peer = NULL;
+  g_autofree char *origin = NULL;
+  const char *raw_origin;
+  const char *path;
+  const char *principal = "-";
+  const char *session = "-";
+  char status_text[8];
+
+  g_return_if_fail (SOUP_IS_SERVER_MESSAGE (msg));
+
+  headers = soup_server_message_get_request_headers (msg);
+  remote = soup_server_message_get_remote_address (msg);
+  uri = soup_server_message_get_uri (msg);
+  peer = remote ? g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote)) : g_strdup ("-");
+  path = uri ? g_uri_get_path (uri) : "-";
+
+  /* The normalised origin when it was valid, else what the client sent
+   * (shortened; the logger escapes control characters). */
+  raw_origin = soup_message_headers_get_one (headers, "Origin");
+  if (admission && admission->origin)
+    origin = g_strdup (admission->origin);
+  else if (raw_origin)
+    origin = g_utf8_make_valid (raw_origin, MIN (strlen (raw_origin), MAX_RAW_ORIGIN));
+  else
+    origin = g_strdup ("-");
+
+  if (admission && admission->principal)
+    principal = admission->principal;
+  if (admission && admission->session_id)
+    session = admission->session_id;
+  if (reason == NULL)
+    reason = admission ? admission->reason : "-";
+  g_snprintf (status_text, sizeof status_text, "%u", status);
+
+  AERO_LOG_INFO (COMPONENT, "peer", peer, "principal", principal, "origin", origin, "verdict",
+                 status < 400 ? "admitted" : "refused", "status", status_text, "reason", reason,
+                 "method", soup_server_message_get_method (msg), "path", path ? path : "-",
+                 "credential_session", session, "MESSAGE", "%s %s %u %s",
+                 soup_server_message_get_method (msg), path ? path : "-", status, reason);
+}

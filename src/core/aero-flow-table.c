@@ -1,0 +1,183 @@
+/* aero-flow-table.c — the bounded per-session flow table of the policy
+ * filter (see aero-flow-table.h). */
+#include <string.h>
+
+#include "aero-flow-table.h"
+#include "aero-ip-packet.h"
+
+/* A TCP flow that never got its SYN-ACK is forgotten after this long. */
+#define OPENING_TIMEOUT_US (120 * G_USEC_PER_SEC)
+/* How long a closed TCP flow lingers for its trailing segments. */
+#define CLOSED_LINGER_US (10 * G_USEC_PER_SEC)
+/* A UDP flow to port 53 (one DNS lookup) lives at most this long idle. */
+#define DNS_TIMEOUT_US (15 * G_USEC_PER_SEC)
+
+struct _AeroFlowTable
+{
+  GHashTable *entries; /* AeroFlowKey* (inside the entry) → AeroFlowEntry* */
+  GQueue lru;          /* head: least recently used */
+  guint max_entries;
+  gint64 tcp_idle_us;
+  gint64 udp_idle_us;
+  AeroFlowClosedFunc closed;
+  gpointer user_data;
+};
+
+static guint
+key_hash (gconstpointer p)
+{
+  const guint8 *b = p;
+  guint32 h = 2166136261u;
+
+  for (gsize i = 0; i < sizeof (AeroFlowKey); i++)
+    h = (h ^ b[i]) * 16777619u;
+  return h;
+}
+
+static gboolean
+key_equal (gconstpointer a, gconstpointer b)
+{
+  return memcmp (a, b, sizeof (AeroFlowKey)) == 0;
+}
+
+AeroFlowTable *
+aero_flow_table_new (guint max_entries, guint64 tcp_idle_ms, guint64 udp_idle_ms,
+                     AeroFlowClosedFunc closed, gpointer user_data)
+{
+  AeroFlowTable *self = g_new0 (AeroFlowTable, 1);
+
+  self->entries = g_hash_table_new (key_hash, key_equal);
+  g_queue_init (&self->lru);
+  self->max_entries = MAX (max_entries, 1);
+  self->tcp_idle_us = (gint64) MIN (tcp_idle_ms, G_MAXINT64 / 1000 / 2) * 1000;
+  self->udp_idle_us = (gint64) MIN (udp_idle_ms, G_MAXINT64 / 1000 / 2) * 1000;
+  self->closed = closed;
+  self->user_data = user_data;
+  return self;
+}
+
+void
+aero_flow_table_free (AeroFlowTable *table)
+{
+  GList *l, *next;
+
+  if (table == NULL)
+    return;
+  for (l = table->lru.head; l; l = next)
+    {
+      next = l->next;
+      g_free (l->data);
+    }
+  g_hash_table_unref (table->entries);
+  g_free (table);
+}
+
+AeroFlowEntry *
+aero_flow_table_lookup (AeroFlowTable *table, const AeroFlowKey *key)
+{
+  return g_hash_table_lookup (table->entries, key);
+}
+
+static void
+report (AeroFlowTable *table, AeroFlowEntry *entry)
+{
+  if (entry->counted)
+    {
+      entry->counted = FALSE;
+      if (table->closed)
+        table->closed (&entry->flow, table->user_data);
+    }
+}
+
+void
+aero_flow_table_remove (AeroFlowTable *table, AeroFlowEntry *entry)
+{
+  g_hash_table_remove (table->entries, &entry->key);
+  g_queue_unlink (&table->lru, &entry->link);
+  report (table, entry);
+  g_free (entry);
+}
+
+AeroFlowEntry *
+aero_flow_table_insert (AeroFlowTable *table, const AeroFlowKey *key, const AeroFlow *flow,
+                        AeroFlowState state, gboolean counted, gint64 now_us)
+{
+  AeroFlowEntry *entry;
+
+  while (g_hash_table_size (table->entries) >= table->max_entries && table->lru.head)
+    aero_flow_table_remove (table, table->lru.head->data);
+
+  entry = g_new0 (AeroFlowEntry, 1);
+  entry->key = *key;
+  if (flow)
+    entry->flow = *flow;
+  entry->state = state;
+  entry->counted = counted;
+  entry->last_us = now_us;
+  entry->link.data = entry;
+  g_queue_push_tail_link (&table->lru, &entry->link);
+  g_hash_table_insert (table->entries, &entry->key, entry);
+  return entry;
+}
+
+void
+aero_flow_table_touch (AeroFlowTable *table, AeroFlowEntry *entry, gint64 now_us)
+{
+  if (entry->state != AERO_FLOW_STATE_CLOSED)
+    entry->last_us = now_us;
+  if (table->lru.tail != &entry->link)
+    {
+      g_queue_unlink (&table->lru, &entry->link);
+      g_queue_push_tail_link (&table->lru, &entry->link);
+    }
+}
+
+void
+aero_flow_table_close (AeroFlowTable *table, AeroFlowEntry *entry, gint64 now_us)
+{
+  if (entry->state == AERO_FLOW_STATE_CLOSED)
+    return;
+  entry->state = AERO_FLOW_STATE_CLOSED;
+  entry->last_us = now_us;
+  report (table, entry);
+}
+
+static gint64
+timeout_of (AeroFlowTable *table, const AeroFlowEntry *entry)
+{
+  if (entry->key.protocol == AERO_IPPROTO_TCP)
+    {
+      switch (entry->state)
+        {
+        case AERO_FLOW_STATE_OPENING: return MIN (table->tcp_idle_us, OPENING_TIMEOUT_US);
+        case AERO_FLOW_STATE_CLOSED: return CLOSED_LINGER_US;
+        case AERO_FLOW_STATE_OPEN:
+        default: return table->tcp_idle_us;
+        }
+    }
+  if (entry->key.protocol == AERO_IPPROTO_UDP && entry->key.remote_port == 53)
+    return MIN (table->udp_idle_us, DNS_TIMEOUT_US);
+  return table->udp_idle_us;
+}
+
+guint
+aero_flow_table_expire (AeroFlowTable *table, gint64 now_us)
+{
+  GList *l, *next;
+
+  for (l = table->lru.head; l; l = next)
+    {
+      AeroFlowEntry *entry = l->data;
+
+      next = l->next;
+      if (now_us - entry->last_us >= timeout_of (table, entry))
+        aero_flow_table_remove (table, entry);
+    }
+  return g_hash_table_size (table->entries);
+}
+
+guint
+aero_flow_table_size (AeroFlowTable *table)
+{
+  return g_hash_table_size (table->entries);
+}
