@@ -1,5 +1,7 @@
 /* ws-dial.c — connects, writes the WebSocket upgrade request and checks the
  * answer. See the header for why this is not SoupSession. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 
 #include <libsoup/soup.h>
@@ -322,6 +324,9 @@ connect_done (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   d->stream = G_IO_STREAM (connection);
+  /* Tunnel messages are latency-sensitive frames: no Nagle delay. */
+  g_socket_set_option (g_socket_connection_get_socket (connection), IPPROTO_TCP, TCP_NODELAY, 1,
+                       NULL);
   remote = g_socket_connection_get_remote_address (connection, NULL);
   if (remote)
     d->peer = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote));

@@ -2,6 +2,8 @@
  * admission checks), opens sessions before answering 101, steals upgraded
  * connections, and writes one access-log line per upgrade attempt. See
  * the header. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 
 #include "ws-admission.h"
@@ -157,6 +159,9 @@ on_wrote_informational (SoupServerMessage *msg, gpointer user_data)
       ws_tunnel_fail (tunnel, AERO_CLOSE_INTERNAL_ERROR, "the upgrade was not answered with 101");
       return;
     }
+  /* Tunnel messages are latency-sensitive frames: no Nagle delay. */
+  if (soup_server_message_get_socket (msg))
+    g_socket_set_option (soup_server_message_get_socket (msg), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   stream = soup_server_message_steal_connection (msg);
   if (stream == NULL)
     {
