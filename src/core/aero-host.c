@@ -688,6 +688,25 @@ metrics_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashT
               g_string_free (text, FALSE), len);
 }
 
+/* A listening TCP socket with a deep accept queue: libsoup's own listen()
+ * uses a backlog of 10, which makes bursts of tunnel set-ups wait for SYN
+ * retransmissions (seconds) instead of being accepted. */
+#define HTTP_LISTEN_BACKLOG 4096
+
+static GSocket *
+listen_socket_new (GSocketAddress *addr, GError **error)
+{
+  g_autoptr (GSocket) socket = g_socket_new (g_socket_address_get_family (addr),
+                                             G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+
+  if (socket == NULL)
+    return NULL;
+  g_socket_set_listen_backlog (socket, HTTP_LISTEN_BACKLOG);
+  if (!g_socket_bind (socket, addr, TRUE, error) || !g_socket_listen (socket, error))
+    return NULL;
+  return g_steal_pointer (&socket);
+}
+
 static gboolean
 start_http (AeroHost *self, GError **error)
 {
@@ -707,7 +726,9 @@ start_http (AeroHost *self, GError **error)
       GSocketAddress *addr = g_ptr_array_index (self->listen, i);
       g_autoptr (GError) local = NULL;
 
-      if (!soup_server_listen (self->server, addr, options, &local))
+      g_autoptr (GSocket) socket = listen_socket_new (addr, &local);
+
+      if (socket == NULL || !soup_server_listen_socket (self->server, socket, options, &local))
         {
           g_autofree char *text = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (addr));
 
