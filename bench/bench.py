@@ -923,7 +923,7 @@ def perf_summary(data, out_txt, title):
                 + "\n".join(ours[:80]) + "\n")
     clean = lambda ln: re.sub(r"\s+", " ", ln.strip())  # noqa: E731
     return {"by_object": [clean(x) for x in dsos[:8]], "self": [clean(x) for x in selfs[:15]],
-            "inclusive": [clean(x) for x in ours[:25]], "file": out_txt}
+            "inclusive": [clean(x) for x in ours[:25]], "file": os.path.relpath(out_txt, TOP)}
 
 
 def profile_bench(work, results, args, stamp):
@@ -932,7 +932,7 @@ def profile_bench(work, results, args, stamp):
     (bulk upload and download, pinned round trips, a set-up burst)."""
     outdir = os.path.join(BENCH, "results", "profiles", stamp)
     os.makedirs(outdir, exist_ok=True)
-    prof = results.setdefault("profile", {"dir": outdir, "per_mb": [], "perf": {}})
+    prof = results.setdefault("profile", {"dir": os.path.relpath(outdir, TOP), "per_mb": [], "perf": {}})
     paths = []
     try:
         for ctor in (lambda: AeroPath(work, "d0", 1500, 2048),
@@ -1366,7 +1366,7 @@ def main():
                               "rr_round_trips": args.rr_count, "rr_size": 64,
                               "scale_n": args.scale, "fill_concurrency": args.fill_concurrency,
                               "setup_count": args.setup_count, "build": "meson release (-O3)",
-                              "build_dir": BUILD,
+                              "build_dir": os.path.relpath(BUILD, TOP),
                               "note": args.note},
                "paths": {}, "throughput": [], "latency": [], "scale": [], "setup": [],
                "errors": []}
