@@ -15,7 +15,6 @@ import hashlib
 import http.server
 import os
 import shutil
-import socket
 import socketserver
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
 import aerotest  # noqa: E402
+import guestnet  # noqa: E402
 
 BLOB_SIZE = 64 * 1024 * 1024
 GUEST_NAME = "web.aero.test"
@@ -53,10 +53,6 @@ def check_requirements():
     subprocess.run(["ip", "netns", "del", probe], capture_output=True)
 
 
-def run(cmd, timeout=30, check=False, **kw):
-    return subprocess.run(cmd, capture_output=True, timeout=timeout, check=check, **kw)
-
-
 class Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -67,64 +63,10 @@ class ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
-class Guest:
-    """A network namespace joined to the tunnel through a bridge aero-netd."""
-
-    def __init__(self, tap, tmp, index, server_port):
-        self.tap = tap
-        self.ns = f"aerog{os.getpid()}x{index}"
-        self.dev = f"aerot{index}"
-        self.tmp = tmp
-        self.index = index
-        self.bridge = None
-        self.etc = f"/etc/netns/{self.ns}"
-        run(["ip", "netns", "add", self.ns], check=True)
-        os.makedirs(self.etc, exist_ok=True)
-        with open(os.path.join(self.etc, "resolv.conf"), "w") as f:
-            f.write("nameserver 10.0.2.3\n")
-        self.exec(["ip", "link", "set", "lo", "up"])
-        # udhcpc's own hook script would rewrite the machine's resolv.conf:
-        # this one only sets the address and the default route.
-        self.script = tmp.file(f"udhcpc-{index}.sh", """#!/bin/sh
-case "$1" in
-  bound|renew)
-    ip addr flush dev "$interface"
-    ip addr add "$ip/${mask:-24}" dev "$interface"
-    for r in $router; do ip route replace default via "$r" dev "$interface"; done
-    echo "$ip" > "$LEASE_FILE"
-    ;;
-esac
-exit 0
-""")
-        os.chmod(self.script, 0o755)
-        http_port = aerotest.free_port()
-        config = tmp.file(f"bridge-{index}.ini", aerotest.ini([
-            ("core", {"shutdown-timeout": "2s"}),
-            ("http", {"listen": f"127.0.0.1:{http_port}"}),
-            ("uplink", {"plugin": "transport-ws", "mode": "client",
-                        "url": f"ws://127.0.0.1:{server_port}/l2", "stack": "guest"}),
-            ("guest", {"plugin": "tap", "device": self.dev, "netns": self.ns}),
-        ]))
-        self.bridge = aerotest.Daemon(config, tmp.path, http_port=http_port)
-        self.bridge.wait_ready()
-
-    def exec(self, cmd, timeout=30, env=None):
-        return run(["ip", "netns", "exec", self.ns] + cmd, timeout=timeout, env=env)
-
-    def dhcp(self):
-        lease_file = os.path.join(self.tmp.path, f"lease-{self.index}")
-        env = dict(os.environ, LEASE_FILE=lease_file)
-        r = self.exec(["busybox", "udhcpc", "-i", self.dev, "-n", "-q", "-f", "-t", "5", "-T", "2",
-                       "-s", self.script], timeout=40, env=env)
-        lease = open(lease_file).read().strip() if os.path.exists(lease_file) else None
-        return r, lease
-
-    def close(self):
-        if self.bridge:
-            self.bridge.kill_if_running()
-            self.bridge.__exit__(None, None, None)
-        run(["ip", "netns", "del", self.ns])
-        shutil.rmtree(self.etc, ignore_errors=True)
+def guest(tmp, index, server_port):
+    """Guest INDEX bridged to the server's /l2."""
+    return guestnet.Guest(tmp, f"aerog{os.getpid()}x{index}", f"aerot{index}", index,
+                          f"ws://127.0.0.1:{server_port}/l2")
 
 
 def main():
@@ -165,7 +107,7 @@ def main():
             ]))
             with aerotest.Daemon(config, tmp.path, http_port=server_http) as server:
                 server.wait_ready()
-                g1 = Guest(tap, tmp, 1, server_http)
+                g1 = guest(tmp, 1, server_http)
                 guests.append(g1)
                 tap.ok(True, "guest 1: namespace with a TAP bridged to /l2")
 
@@ -191,7 +133,7 @@ def main():
                        f"want {blob_sha} got {got!r} {r.stderr.decode()}")
                 tap.diag(f"64 MiB in {elapsed:.2f} s ({BLOB_SIZE * 8 / elapsed / 1e6:.0f} Mbit/s)")
 
-                g2 = Guest(tap, tmp, 2, server_http)
+                g2 = guest(tmp, 2, server_http)
                 guests.append(g2)
                 r, lease2 = g2.dhcp()
                 tap.ok(lease2 == "10.0.2.15", f"guest 2: its own LAN gives it a lease too ({lease2})",

@@ -20,6 +20,7 @@ import subprocess
 import sys
 
 import aerotest
+import guestnet
 
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guestprobe.py")
 PYTHON = "/usr/bin/python3"
@@ -88,59 +89,13 @@ def isolated(prefix, host_address, inner_args):
                 shutil.rmtree(f"/etc/netns/{name}", ignore_errors=True)
 
 
-class Guest:
+class Guest(guestnet.Guest):
     """A network namespace joined through a bridge aero-netd to the server's
     transport at URL."""
 
     def __init__(self, tmp, prefix, index, url):
-        self.ns = f"{prefix}g{index}"
-        self.dev = f"aerop{index}"
-        self.tmp = tmp
-        self.index = index
-        self.bridge = None
-        self.etc = f"/etc/netns/{self.ns}"
-        run(["ip", "netns", "add", self.ns], check=True)
-        os.makedirs(self.etc, exist_ok=True)
-        with open(os.path.join(self.etc, "resolv.conf"), "w") as f:
-            f.write("nameserver 10.0.2.3\noptions timeout:2 attempts:1\n")
-        with open(os.path.join(self.etc, "hosts"), "w") as f:
-            f.write("127.0.0.1 localhost\n")
-        self.exec(["ip", "link", "set", "lo", "up"])
-        # udhcpc's own hook script would rewrite the machine's resolv.conf:
-        # this one only sets the address and the default route.
-        self.script = tmp.file(f"udhcpc-{index}.sh", """#!/bin/sh
-case "$1" in
-  bound|renew)
-    ip addr flush dev "$interface"
-    ip addr add "$ip/${mask:-24}" dev "$interface"
-    for r in $router; do ip route replace default via "$r" dev "$interface"; done
-    echo "$ip" > "$LEASE_FILE"
-    ;;
-esac
-exit 0
-""")
-        os.chmod(self.script, 0o755)
-        http_port = aerotest.free_port()
-        config = tmp.file(f"bridge-{index}.ini", aerotest.ini([
-            ("core", {"shutdown-timeout": "2s"}),
-            ("http", {"listen": f"127.0.0.1:{http_port}"}),
-            ("uplink", {"plugin": "transport-ws", "mode": "client", "url": url, "stack": "guest",
-                        "reconnect-min": "200ms", "reconnect-max": "1s"}),
-            ("guest", {"plugin": "tap", "device": self.dev, "netns": self.ns}),
-        ]))
-        self.bridge = aerotest.Daemon(config, tmp.path, http_port=http_port)
-        self.bridge.wait_ready()
-
-    def exec(self, cmd, timeout=30, env=None):
-        return run(["ip", "netns", "exec", self.ns] + cmd, timeout=timeout, env=env)
-
-    def dhcp(self):
-        lease_file = os.path.join(self.tmp.path, f"lease-{self.index}")
-        env = dict(os.environ, LEASE_FILE=lease_file)
-        r = self.exec(["busybox", "udhcpc", "-i", self.dev, "-n", "-q", "-f", "-t", "5", "-T", "2",
-                       "-s", self.script], timeout=40, env=env)
-        lease = open(lease_file).read().strip() if os.path.exists(lease_file) else None
-        return r, lease
+        super().__init__(tmp, f"{prefix}g{index}", f"aerop{index}", index, url,
+                         uplink_keys={"reconnect-min": "200ms", "reconnect-max": "1s"})
 
     def probe(self, *args, timeout=60):
         """Runs guestprobe.py in the namespace; returns its JSON lines."""
@@ -149,10 +104,3 @@ exit 0
         if not lines:
             raise RuntimeError(f"guestprobe {args} printed nothing: {r.stderr.decode()}")
         return [json.loads(ln) for ln in lines]
-
-    def close(self):
-        if self.bridge:
-            self.bridge.kill_if_running()
-            self.bridge.__exit__(None, None, None)
-        run(["ip", "netns", "del", self.ns])
-        shutil.rmtree(self.etc, ignore_errors=True)

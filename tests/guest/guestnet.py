@@ -1,0 +1,81 @@
+"""guestnet — a real Linux guest for end-to-end tests: a network namespace
+whose TAP device is bridged, by a second aero-netd (transport-ws in client
+mode with the tap stack), to a server's tunnel URL.
+
+Used by tests/guest and by plugin suites that need a guest kernel. Needs
+root, /dev/net/tun, ip and busybox; callers check and skip first."""
+import os
+import shutil
+import subprocess
+
+import aerotest
+
+# udhcpc's own hook script would rewrite the machine's resolv.conf: this one
+# only sets the address and the default route, and records the lease.
+UDHCPC_SCRIPT = """#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    for r in $router; do ip route replace default via "$r" dev "$interface"; done
+    echo "$ip" > "$LEASE_FILE"
+    ;;
+esac
+exit 0
+"""
+
+
+def run(cmd, timeout=30, check=False, **kw):
+    return subprocess.run(cmd, capture_output=True, timeout=timeout, check=check, **kw)
+
+
+class Guest:
+    """Namespace NS with TAP device DEV, bridged to the tunnel at URL.
+    UPLINK_KEYS adds keys to the bridge's transport-ws client group."""
+
+    def __init__(self, tmp, ns, dev, index, url, uplink_keys=None):
+        self.ns = ns
+        self.dev = dev
+        self.tmp = tmp
+        self.index = index
+        self.bridge = None
+        self.etc = f"/etc/netns/{self.ns}"
+        run(["ip", "netns", "add", self.ns], check=True)
+        os.makedirs(self.etc, exist_ok=True)
+        with open(os.path.join(self.etc, "resolv.conf"), "w") as f:
+            f.write("nameserver 10.0.2.3\noptions timeout:2 attempts:1\n")
+        with open(os.path.join(self.etc, "hosts"), "w") as f:
+            f.write("127.0.0.1 localhost\n")
+        self.exec(["ip", "link", "set", "lo", "up"])
+        self.script = tmp.file(f"udhcpc-{index}.sh", UDHCPC_SCRIPT)
+        os.chmod(self.script, 0o755)
+        http_port = aerotest.free_port()
+        uplink = {"plugin": "transport-ws", "mode": "client", "url": url, "stack": "guest"}
+        uplink.update(uplink_keys or {})
+        config = tmp.file(f"bridge-{index}.ini", aerotest.ini([
+            ("core", {"shutdown-timeout": "2s"}),
+            ("http", {"listen": f"127.0.0.1:{http_port}"}),
+            ("uplink", uplink),
+            ("guest", {"plugin": "tap", "device": self.dev, "netns": self.ns}),
+        ]))
+        self.bridge = aerotest.Daemon(config, tmp.path, http_port=http_port)
+        self.bridge.wait_ready()
+
+    def exec(self, cmd, timeout=30, env=None):
+        return run(["ip", "netns", "exec", self.ns] + cmd, timeout=timeout, env=env)
+
+    def dhcp(self):
+        """Runs udhcpc once; returns (the completed process, the leased address or None)."""
+        lease_file = os.path.join(self.tmp.path, f"lease-{self.index}")
+        env = dict(os.environ, LEASE_FILE=lease_file)
+        r = self.exec(["busybox", "udhcpc", "-i", self.dev, "-n", "-q", "-f", "-t", "5", "-T", "2",
+                       "-s", self.script], timeout=40, env=env)
+        lease = open(lease_file).read().strip() if os.path.exists(lease_file) else None
+        return r, lease
+
+    def close(self):
+        if self.bridge:
+            self.bridge.kill_if_running()
+            self.bridge.__exit__(None, None, None)
+        run(["ip", "netns", "del", self.ns])
+        shutil.rmtree(self.etc, ignore_errors=True)
