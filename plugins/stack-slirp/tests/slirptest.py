@@ -14,17 +14,18 @@ Environment (set by meson):
 import http.client
 import os
 import random
-import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 
 import netframes as nf
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "..", "tests", "daemon"))
+import aerotest  # noqa: E402
 
 AERO_NETD = os.environ.get("AERO_NETD", "aero-netd")
 PLUGIN_PATH = os.environ.get("AERO_NETD_PLUGIN_PATH", "")
@@ -43,79 +44,21 @@ DNS_MAC = "52:55:0a:00:02:03"
 
 # ---- TAP ------------------------------------------------------------------------
 
-class Tap:
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
-        print("TAP version 13", flush=True)
-
-    def ok(self, cond, desc, diag=None):
-        self.n += 1
-        desc = desc.replace("#", "\\#")
-        print(f"{'ok' if cond else 'not ok'} {self.n} - {desc}", flush=True)
-        if not cond:
-            self.failed += 1
-            if diag:
-                self.diag(diag)
-        return bool(cond)
-
-    def diag(self, text):
-        for line in str(text).splitlines() or [""]:
-            print(f"# {line}", flush=True)
-
+class Tap(aerotest.Tap):
     def run(self, desc, func, *args):
-        """Runs FUNC(*args); an exception is one failed test with its traceback."""
-        try:
-            func(*args)
-        except Exception:  # noqa: BLE001 - reported, not raised
-            self.ok(False, desc, traceback.format_exc())
-
-    def done(self):
-        print(f"1..{self.n}", flush=True)
-        sys.exit(1 if self.failed else 0)
+        """Runs FUNC(*args) for the checks it makes itself; an exception is
+        one failed test with its traceback."""
+        self.check(desc, lambda: (func(*args), None)[1])
 
 
 # ---- ports, files, metrics ----------------------------------------------------------
 
-def free_port(kind=socket.SOCK_STREAM):
-    """A free loopback port, at random from below the kernel's ephemeral
-    range so that parallel tests asking the kernel cannot be handed it."""
-    rng = random.SystemRandom()
-    for _ in range(200):
-        port = rng.randrange(10000, 32768)
-        with socket.socket(socket.AF_INET, kind) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port found")
+free_port = aerotest.free_port
+ini = aerotest.ini
 
 
-class TempDir:
-    def __init__(self):
-        self.path = tempfile.mkdtemp(prefix="slirptest-")
-
-    def file(self, name, text):
-        path = os.path.join(self.path, name)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
-        return path
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.path, ignore_errors=True)
-
-
-def ini(groups):
-    out = []
-    for group, keys in groups:
-        out.append(f"[{group}]")
-        out.extend(f"{k} = {v}" for k, v in keys.items())
-        out.append("")
-    return "\n".join(out)
+def TempDir():
+    return aerotest.TempDir(prefix="slirptest-")
 
 
 def slirp_config(http_port, stream_port, lan=None, dns=None, services=None):
@@ -245,13 +188,7 @@ class Daemon:
                 self.proc.wait(timeout=5.0)
 
 
-def poll_until(func, timeout, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = func()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
+poll_until = aerotest.poll_until
 
 
 # ---- the guest --------------------------------------------------------------------------
