@@ -282,14 +282,7 @@ ws_client_stop (WsClient *self)
 guint64
 ws_client_get_backlog (WsClient *self)
 {
-  GHashTableIter iter;
-  gpointer key;
-  guint64 total = 0;
-
-  g_hash_table_iter_init (&iter, self->tunnels);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    total += ws_tunnel_get_backlog (key);
-  return total;
+  return ws_tunnels_get_backlog (self->tunnels);
 }
 
 static void

@@ -129,6 +129,19 @@ ws_tunnel_get_backlog (WsTunnel *self)
   return owed > written ? owed - written : 0;
 }
 
+guint64
+ws_tunnels_get_backlog (GHashTable *tunnels)
+{
+  GHashTableIter iter;
+  gpointer key;
+  guint64 total = 0;
+
+  g_hash_table_iter_init (&iter, tunnels);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    total += ws_tunnel_get_backlog (key);
+  return total;
+}
+
 /* ---- ending ---------------------------------------------------------------- */
 
 static void

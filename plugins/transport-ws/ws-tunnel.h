@@ -70,6 +70,9 @@ void ws_tunnel_fail (WsTunnel *self, AeroCloseReason reason, const char *why);
 void ws_tunnel_abort (WsTunnel *self, AeroCloseReason reason, const char *why);
 gboolean ws_tunnel_is_finished (WsTunnel *self);
 guint64 ws_tunnel_get_backlog (WsTunnel *self);
+/* The send backlog summed over a set of tunnels (a hash table keyed by
+ * WsTunnel), in bytes. */
+guint64 ws_tunnels_get_backlog (GHashTable *tunnels);
 gsize ws_tunnel_wire_size (gsize payload_len, gboolean masked);
 
 G_END_DECLS
