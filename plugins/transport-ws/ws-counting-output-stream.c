@@ -1,6 +1,22 @@
-/* ws-counting-output-stream.c — an output stream that counts what it wrote.
- * See the header for why the WebSocket tunnel needs it. */
+/* ws-counting-output-stream.c — batches writes per main-loop iteration and
+ * counts what reached the base stream. See the header. */
+#include <string.h>
+
 #include "ws-counting-output-stream.h"
+#include "ws-source.h"
+
+/* How long close_async() waits for the base stream to take the batch. */
+#define CLOSE_FLUSH_TIMEOUT_MS 2000
+
+/* One per GMainContext: its prepare step writes out every stream that
+ * batched something during the iteration that just ended. */
+typedef struct
+{
+  GSource source;
+  GMainContext *context;
+  guint users;        /* streams created on this context */
+  GPtrArray *pending; /* WsCountingOutputStream, one reference each */
+} Flusher;
 
 struct _WsCountingOutputStream
 {
@@ -9,6 +25,17 @@ struct _WsCountingOutputStream
   guint64 written;
   WsWrittenFunc written_func;
   gpointer written_data;
+
+  Flusher *flusher;
+  GByteArray *batch;       /* accepted, not yet written; NULL while empty */
+  gsize batch_start;       /* first byte of @batch not yet written */
+  gsize batch_limit;
+  gboolean queued;         /* in flusher->pending */
+  GSource *writable;       /* waits for the base stream to take more */
+  GError *error;           /* a base write failed: later writes fail too */
+
+  GTask *close_task;       /* close_async() waiting for the batch to go out */
+  GSource *close_timeout;
 };
 
 static void ws_counting_output_stream_pollable_init (GPollableOutputStreamInterface *iface);
@@ -24,6 +51,12 @@ base_of (gpointer self)
   return g_filter_output_stream_get_base_stream (G_FILTER_OUTPUT_STREAM (self));
 }
 
+static gsize
+batched (WsCountingOutputStream *self)
+{
+  return self->batch ? self->batch->len - self->batch_start : 0;
+}
+
 static void
 count (WsCountingOutputStream *self, gssize n)
 {
@@ -34,16 +67,282 @@ count (WsCountingOutputStream *self, gssize n)
     self->written_func (self, self->written, self->written_data);
 }
 
+/* ---- the per-context flusher ----------------------------------------------- */
+
+static GMutex flushers_lock;
+static GHashTable *flushers; /* GMainContext → Flusher */
+
+static void flush_batch (WsCountingOutputStream *self);
+
+static gboolean
+flusher_prepare (GSource *source, gint *timeout)
+{
+  Flusher *flusher = (Flusher *) source;
+
+  *timeout = -1;
+  if (flusher->pending->len > 0)
+    {
+      /* Writes made while flushing (none expected) land in a fresh array,
+       * taken by the next iteration, which then does not wait. */
+      g_autoptr (GPtrArray) round = flusher->pending;
+
+      flusher->pending = g_ptr_array_new_with_free_func (g_object_unref);
+      for (guint i = 0; i < round->len; i++)
+        {
+          WsCountingOutputStream *stream = g_ptr_array_index (round, i);
+
+          stream->queued = FALSE;
+          flush_batch (stream);
+        }
+      if (flusher->pending->len > 0)
+        *timeout = 0;
+    }
+  return FALSE;
+}
+
+static gboolean
+flusher_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+flusher_finalize (GSource *source)
+{
+  Flusher *flusher = (Flusher *) source;
+
+  g_ptr_array_unref (flusher->pending);
+}
+
+static GSourceFuncs flusher_funcs = {
+  .prepare = flusher_prepare,
+  .dispatch = flusher_dispatch,
+  .finalize = flusher_finalize,
+};
+
+static Flusher *
+flusher_acquire (GMainContext *context)
+{
+  Flusher *flusher;
+
+  g_mutex_lock (&flushers_lock);
+  if (flushers == NULL)
+    flushers = g_hash_table_new (NULL, NULL);
+  flusher = g_hash_table_lookup (flushers, context);
+  if (flusher == NULL)
+    {
+      flusher = (Flusher *) g_source_new (&flusher_funcs, sizeof (Flusher));
+      flusher->context = context;
+      flusher->pending = g_ptr_array_new_with_free_func (g_object_unref);
+      g_source_set_static_name (&flusher->source, "WebSocket write batches");
+      /* Before every other source, so that its prepare always runs. */
+      g_source_set_priority (&flusher->source, G_PRIORITY_HIGH - 1);
+      g_source_attach (&flusher->source, context);
+      g_hash_table_insert (flushers, context, flusher);
+    }
+  flusher->users++;
+  g_mutex_unlock (&flushers_lock);
+  return flusher;
+}
+
+static void
+flusher_release (Flusher *flusher)
+{
+  g_mutex_lock (&flushers_lock);
+  if (--flusher->users == 0)
+    {
+      g_hash_table_remove (flushers, flusher->context);
+      g_source_destroy (&flusher->source);
+      g_source_unref (&flusher->source);
+    }
+  g_mutex_unlock (&flushers_lock);
+}
+
+static void
+queue_flush (WsCountingOutputStream *self)
+{
+  if (self->queued || self->writable != NULL)
+    return;
+  self->queued = TRUE;
+  g_ptr_array_add (self->flusher->pending, g_object_ref (self));
+}
+
+/* ---- writing the batch ------------------------------------------------------- */
+
+static void close_complete (WsCountingOutputStream *self);
+
+static gboolean
+writable_cb (GObject *base, gpointer user_data)
+{
+  WsCountingOutputStream *self = user_data;
+
+  g_clear_pointer (&self->writable, g_source_unref);
+  flush_batch (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+drop_batch (WsCountingOutputStream *self)
+{
+  g_clear_pointer (&self->batch, g_byte_array_unref);
+  self->batch_start = 0;
+}
+
+/* Writes as much of the batch as the base stream takes now; waits for it
+ * to become writable if it takes less. */
+static void
+flush_batch (WsCountingOutputStream *self)
+{
+  while (batched (self) > 0 && self->error == NULL)
+    {
+      GError *error = NULL;
+      gssize n = g_pollable_output_stream_write_nonblocking (
+          G_POLLABLE_OUTPUT_STREAM (base_of (self)), self->batch->data + self->batch_start,
+          batched (self), NULL, &error);
+
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          g_error_free (error);
+          if (self->writable == NULL)
+            {
+              self->writable = g_pollable_output_stream_create_source (
+                  G_POLLABLE_OUTPUT_STREAM (base_of (self)), NULL);
+              g_source_set_static_name (self->writable, "WebSocket batch writable");
+              g_source_set_callback (self->writable, (GSourceFunc) (void (*) (void)) writable_cb,
+                                     g_object_ref (self), g_object_unref);
+              g_source_attach (self->writable, self->flusher->context);
+            }
+          return;
+        }
+      if (n < 0)
+        {
+          self->error = error;
+          break;
+        }
+      self->batch_start += (gsize) n;
+      count (self, n);
+    }
+  drop_batch (self);
+  if (self->writable)
+    {
+      g_source_destroy (self->writable);
+      g_clear_pointer (&self->writable, g_source_unref);
+    }
+  if (self->close_task)
+    close_complete (self);
+}
+
+/* ---- GOutputStream ------------------------------------------------------------ */
+
 static gssize
 ws_counting_output_stream_write (GOutputStream *stream, const void *buffer, gsize size,
                                  GCancellable *cancellable, GError **error)
 {
   WsCountingOutputStream *self = WS_COUNTING_OUTPUT_STREAM (stream);
-  gssize n = g_output_stream_write (base_of (self), buffer, size, cancellable, error);
+  gssize n;
 
+  /* Blocking writes (not libsoup's) keep the order: the batch goes first. */
+  if (batched (self) > 0 && self->error == NULL)
+    {
+      gsize done = 0;
+      gboolean ok = g_output_stream_write_all (base_of (self), self->batch->data + self->batch_start,
+                                               batched (self), &done, cancellable, error);
+
+      self->batch_start += done;
+      count (self, (gssize) done);
+      if (!ok)
+        return -1;
+      drop_batch (self);
+    }
+  if (self->error)
+    {
+      g_propagate_error (error, g_error_copy (self->error));
+      return -1;
+    }
+  n = g_output_stream_write (base_of (self), buffer, size, cancellable, error);
   count (self, n);
   return n;
 }
+
+static gboolean
+ws_counting_output_stream_close (GOutputStream *stream, GCancellable *cancellable, GError **error)
+{
+  WsCountingOutputStream *self = WS_COUNTING_OUTPUT_STREAM (stream);
+
+  /* Whatever the base stream takes without blocking; the rest is lost. */
+  flush_batch (self);
+  drop_batch (self);
+  return G_OUTPUT_STREAM_CLASS (ws_counting_output_stream_parent_class)
+      ->close_fn (stream, cancellable, error);
+}
+
+static void
+close_complete (WsCountingOutputStream *self)
+{
+  g_autoptr (GTask) task = g_steal_pointer (&self->close_task);
+  GError *error = NULL;
+
+  if (self->close_timeout)
+    {
+      g_source_destroy (self->close_timeout);
+      g_clear_pointer (&self->close_timeout, g_source_unref);
+    }
+  drop_batch (self);
+  if (G_OUTPUT_STREAM_CLASS (ws_counting_output_stream_parent_class)
+          ->close_fn (G_OUTPUT_STREAM (self), NULL, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static gboolean
+close_timeout_cb (gpointer user_data)
+{
+  WsCountingOutputStream *self = user_data;
+
+  g_clear_pointer (&self->close_timeout, g_source_unref);
+  if (self->writable)
+    {
+      g_source_destroy (self->writable);
+      g_clear_pointer (&self->writable, g_source_unref);
+    }
+  close_complete (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs in the caller's thread (not in a worker thread as GOutputStream's
+ * default would), writes the batch out, and completes once it is gone or
+ * after CLOSE_FLUSH_TIMEOUT_MS. */
+static void
+ws_counting_output_stream_close_async (GOutputStream *stream, int io_priority,
+                                       GCancellable *cancellable, GAsyncReadyCallback callback,
+                                       gpointer user_data)
+{
+  WsCountingOutputStream *self = WS_COUNTING_OUTPUT_STREAM (stream);
+  GTask *task = g_task_new (stream, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, ws_counting_output_stream_close_async);
+  g_return_if_fail (self->close_task == NULL);
+  self->close_task = task;
+  flush_batch (self); /* completes the task when the batch is gone */
+  if (self->close_task != NULL && self->close_timeout == NULL)
+    {
+      self->close_timeout = g_timeout_source_new (CLOSE_FLUSH_TIMEOUT_MS);
+      g_source_set_static_name (self->close_timeout, "WebSocket close flush timeout");
+      g_source_set_callback (self->close_timeout, close_timeout_cb, g_object_ref (self),
+                             g_object_unref);
+      g_source_attach (self->close_timeout, self->flusher->context);
+    }
+}
+
+static gboolean
+ws_counting_output_stream_close_finish (GOutputStream *stream, GAsyncResult *result,
+                                        GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- GPollableOutputStream ---------------------------------------------------- */
 
 static gboolean
 ws_counting_output_stream_can_poll (GPollableOutputStream *stream)
@@ -57,18 +356,24 @@ ws_counting_output_stream_can_poll (GPollableOutputStream *stream)
 static gboolean
 ws_counting_output_stream_is_writable (GPollableOutputStream *stream)
 {
-  return g_pollable_output_stream_is_writable (G_POLLABLE_OUTPUT_STREAM (base_of (stream)));
+  WsCountingOutputStream *self = WS_COUNTING_OUTPUT_STREAM (stream);
+
+  return self->error != NULL || batched (self) < self->batch_limit;
 }
 
 static GSource *
 ws_counting_output_stream_create_source (GPollableOutputStream *stream, GCancellable *cancellable)
 {
-  g_autoptr (GSource) base_source = NULL;
+  WsCountingOutputStream *self = WS_COUNTING_OUTPUT_STREAM (stream);
+  g_autoptr (GSource) child = NULL;
 
-  /* The base stream's source, wrapped so that callbacks see this stream. */
-  base_source = g_pollable_output_stream_create_source (G_POLLABLE_OUTPUT_STREAM (base_of (stream)),
-                                                        NULL);
-  return g_pollable_source_new_full (stream, base_source, cancellable);
+  /* Room in the batch: ready now. Otherwise when the base stream is. */
+  if (ws_counting_output_stream_is_writable (stream))
+    child = g_timeout_source_new (0);
+  else
+    child = g_pollable_output_stream_create_source (G_POLLABLE_OUTPUT_STREAM (base_of (self)),
+                                                    NULL);
+  return ws_source_recursable (g_pollable_source_new_full (stream, child, cancellable), child);
 }
 
 static gssize
@@ -76,11 +381,39 @@ ws_counting_output_stream_write_nonblocking (GPollableOutputStream *stream, cons
                                              gsize size, GError **error)
 {
   WsCountingOutputStream *self = WS_COUNTING_OUTPUT_STREAM (stream);
-  gssize n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (base_of (self)),
-                                                         buffer, size, NULL, error);
+  gsize take;
 
-  count (self, n);
-  return n;
+  if (batched (self) >= self->batch_limit)
+    flush_batch (self);
+  if (self->error)
+    {
+      g_propagate_error (error, g_error_copy (self->error));
+      return -1;
+    }
+  if (batched (self) == 0 && size >= self->batch_limit)
+    {
+      gssize n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (base_of (self)),
+                                                             buffer, size, NULL, error);
+
+      count (self, n);
+      return n;
+    }
+  if (batched (self) >= self->batch_limit)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "batch full");
+      return -1;
+    }
+  take = MIN (size, self->batch_limit - batched (self));
+  if (self->batch == NULL)
+    self->batch = g_byte_array_sized_new ((guint) MAX (take, 4096));
+  else if (self->batch_start > 0 && self->batch_start >= self->batch->len / 2)
+    {
+      g_byte_array_remove_range (self->batch, 0, (guint) self->batch_start);
+      self->batch_start = 0;
+    }
+  g_byte_array_append (self->batch, buffer, (guint) take);
+  queue_flush (self);
+  return (gssize) take;
 }
 
 static void
@@ -92,17 +425,58 @@ ws_counting_output_stream_pollable_init (GPollableOutputStreamInterface *iface)
   iface->write_nonblocking = ws_counting_output_stream_write_nonblocking;
 }
 
+/* ---- GObject ------------------------------------------------------------------ */
+
+static void
+ws_counting_output_stream_dispose (GObject *object)
+{
+  WsCountingOutputStream *self = WS_COUNTING_OUTPUT_STREAM (object);
+
+  if (self->writable)
+    {
+      g_source_destroy (self->writable);
+      g_clear_pointer (&self->writable, g_source_unref);
+    }
+  G_OBJECT_CLASS (ws_counting_output_stream_parent_class)->dispose (object);
+}
+
+static void
+ws_counting_output_stream_finalize (GObject *object)
+{
+  WsCountingOutputStream *self = WS_COUNTING_OUTPUT_STREAM (object);
+
+  drop_batch (self);
+  g_clear_error (&self->error);
+  flusher_release (self->flusher);
+  G_OBJECT_CLASS (ws_counting_output_stream_parent_class)->finalize (object);
+}
+
 static void
 ws_counting_output_stream_class_init (WsCountingOutputStreamClass *klass)
 {
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GOutputStreamClass *stream_class = G_OUTPUT_STREAM_CLASS (klass);
 
+  object_class->dispose = ws_counting_output_stream_dispose;
+  object_class->finalize = ws_counting_output_stream_finalize;
   stream_class->write_fn = ws_counting_output_stream_write;
+  stream_class->close_fn = ws_counting_output_stream_close;
+  stream_class->close_async = ws_counting_output_stream_close_async;
+  stream_class->close_finish = ws_counting_output_stream_close_finish;
+  /* No flush step: GOutputStream would run it in a worker thread before
+   * close_async(); the batch is written out by close itself. */
+  stream_class->flush = NULL;
+  stream_class->flush_async = NULL;
+  stream_class->flush_finish = NULL;
 }
 
 static void
 ws_counting_output_stream_init (WsCountingOutputStream *self)
 {
+  g_autoptr (GMainContext) context = g_main_context_ref_thread_default ();
+
+  self->batch_limit = WS_COUNTING_BATCH_MAX;
+  self->flusher = flusher_acquire (context);
 }
 
 /**
@@ -110,7 +484,8 @@ ws_counting_output_stream_init (WsCountingOutputStream *self)
  * @base: a pollable output stream
  *
  * The base stream is not closed with this one: whoever owns the
- * connection closes it.
+ * connection closes it. Batches are written out from the thread-default
+ * main context of the caller.
  *
  * Returns: (transfer full): a counting stream over @base.
  */
@@ -132,6 +507,34 @@ ws_counting_output_stream_get_written (WsCountingOutputStream *self)
 {
   g_return_val_if_fail (WS_IS_COUNTING_OUTPUT_STREAM (self), 0);
   return self->written;
+}
+
+/**
+ * ws_counting_output_stream_get_batched:
+ * @self: a counting stream
+ *
+ * Returns: the bytes accepted and not yet written to the base stream.
+ */
+gsize
+ws_counting_output_stream_get_batched (WsCountingOutputStream *self)
+{
+  g_return_val_if_fail (WS_IS_COUNTING_OUTPUT_STREAM (self), 0);
+  return batched (self);
+}
+
+/**
+ * ws_counting_output_stream_set_batch_limit:
+ * @self: a counting stream
+ * @limit: bytes a batch may hold, 1 to %WS_COUNTING_BATCH_MAX
+ *
+ * Sets how much is accepted before writes report would-block (and how
+ * large a write must be to bypass the batch).
+ */
+void
+ws_counting_output_stream_set_batch_limit (WsCountingOutputStream *self, gsize limit)
+{
+  g_return_if_fail (WS_IS_COUNTING_OUTPUT_STREAM (self));
+  self->batch_limit = CLAMP (limit, 1, WS_COUNTING_BATCH_MAX);
 }
 
 /**

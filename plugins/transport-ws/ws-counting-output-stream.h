@@ -1,11 +1,30 @@
-/* ws-counting-output-stream.h — an output stream that counts what it wrote.
+/* ws-counting-output-stream.h — the output stream under a WebSocket tunnel:
+ * it batches writes and counts what reached the base stream.
  *
- * WsCountingOutputStream passes every write through to its base stream and
- * adds the number of bytes the base stream accepted to a running total. It
- * is pollable whenever the base stream is, which SoupWebsocketConnection
- * requires. The WebSocket tunnel compares the total with the bytes it handed
- * to libsoup to know how much libsoup still holds in its send queue, for
- * which libsoup has no public API. */
+ * Batching: libsoup writes every WebSocket frame with its own call. A
+ * WsCountingOutputStream accepts those writes into a batch (up to a limit,
+ * 64 KiB unless set lower) and writes the whole batch to the base stream
+ * once per main-loop iteration, from the prepare step of one GSource per
+ * GMainContext (the "flusher"), i.e. after the iteration's dispatches and
+ * before the context polls again. A burst of frames (the acks libslirp
+ * sends for a burst of segments, the frames a TAP read loop pushes) then
+ * costs one send() and one wakeup of the peer instead of one each. Writes
+ * report G_IO_ERROR_WOULD_BLOCK only while the batch is full and the base
+ * stream does not take it; a batch the base stream refuses is retried when
+ * the base stream becomes writable. A write of at least the limit on an
+ * empty batch goes straight to the base stream. close_async() writes out
+ * the batch (waiting a bounded time for the base stream) before it
+ * completes, so a close frame queued last is not lost; the synchronous
+ * close writes what the base stream takes without blocking.
+ *
+ * Counting: the stream adds the bytes the BASE stream accepted to a running
+ * total. The WebSocket tunnel compares it with the bytes it handed to
+ * libsoup to know how much is still queued (in libsoup or in the batch),
+ * for which libsoup has no public API.
+ *
+ * The stream is pollable whenever the base stream is (SoupWebsocketConnection
+ * requires it). It must be created and used from the thread that runs the
+ * thread-default main context at creation time. */
 #pragma once
 
 #include <gio/gio.h>
@@ -16,20 +35,26 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (WsCountingOutputStream, ws_counting_output_stream, WS,
                       COUNTING_OUTPUT_STREAM, GFilterOutputStream)
 
+/* The default (and largest) batch. */
+#define WS_COUNTING_BATCH_MAX (64 * 1024)
+
 /**
  * WsWrittenFunc:
  * @stream: the stream
- * @total: bytes written so far
+ * @total: bytes written to the base stream so far
  * @user_data: data given to ws_counting_output_stream_set_written_func()
  *
- * Called after each write that made progress. It runs inside the writer's
- * call (libsoup's), so it must not write to the stream or send on the
- * connection itself: defer such work to the main loop.
+ * Called after each write to the base stream that made progress. It runs
+ * inside a write (libsoup's) or inside the main loop's prepare step, so it
+ * must not write to the stream, send on the connection or iterate the
+ * main context itself: defer such work to the main loop.
  */
 typedef void (*WsWrittenFunc) (WsCountingOutputStream *stream, guint64 total, gpointer user_data);
 
 WsCountingOutputStream *ws_counting_output_stream_new (GOutputStream *base);
 guint64 ws_counting_output_stream_get_written (WsCountingOutputStream *self);
+gsize ws_counting_output_stream_get_batched (WsCountingOutputStream *self);
+void ws_counting_output_stream_set_batch_limit (WsCountingOutputStream *self, gsize limit);
 void ws_counting_output_stream_set_written_func (WsCountingOutputStream *self, WsWrittenFunc func,
                                                  gpointer user_data);
 

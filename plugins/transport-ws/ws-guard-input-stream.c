@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ws-guard-input-stream.h"
+#include "ws-source.h"
 
 /* Longest frame header: 2 bytes, 8 bytes of extended length, 4 of mask. */
 #define MAX_HEADER_LEN 14
@@ -23,7 +24,7 @@ struct _WsGuardInputStream
 
   guint64 max_message;          /* bound on a data message, in payload bytes */
 
-  guint8 buffer[WS_GUARD_BUFFER_LEN];
+  guint8 *buffer;               /* WS_GUARD_BUFFER_LEN bytes while it holds any, else NULL */
   gsize start;                  /* first byte not yet looked at */
   gsize end;                    /* end of the bytes read */
 
@@ -237,15 +238,18 @@ guard_read (WsGuardInputStream *self, void *buffer, gsize count, gboolean blocki
         }
 
       self->start = self->end = 0;
+      if (self->buffer == NULL)
+        self->buffer = g_malloc (WS_GUARD_BUFFER_LEN);
       if (blocking)
-        n = g_input_stream_read (base_of (self), self->buffer, sizeof self->buffer, cancellable,
+        n = g_input_stream_read (base_of (self), self->buffer, WS_GUARD_BUFFER_LEN, cancellable,
                                  error);
       else
         n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (base_of (self)),
-                                                      self->buffer, sizeof self->buffer,
+                                                      self->buffer, WS_GUARD_BUFFER_LEN,
                                                       cancellable, error);
       if (n <= 0)
         {
+          g_clear_pointer (&self->buffer, g_free);
           if (n < 0)
             self->since_yield = 0;
           return n;
@@ -253,6 +257,9 @@ guard_read (WsGuardInputStream *self, void *buffer, gsize count, gboolean blocki
       self->end = (gsize) n;
       produced = produce (self, buffer, count);
     }
+  /* An idle connection holds no read buffer. */
+  if (self->start == self->end)
+    g_clear_pointer (&self->buffer, g_free);
   self->since_yield += produced;
   return (gssize) produced;
 }
@@ -300,7 +307,7 @@ ws_guard_input_stream_create_source (GPollableInputStream *stream, GCancellable 
     child = g_timeout_source_new (0);
   else
     child = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (base_of (self)), NULL);
-  return g_pollable_source_new_full (stream, child, cancellable);
+  return ws_source_recursable (g_pollable_source_new_full (stream, child, cancellable), child);
 }
 
 static void
@@ -313,10 +320,18 @@ ws_guard_input_stream_pollable_init (GPollableInputStreamInterface *iface)
 }
 
 static void
+ws_guard_input_stream_finalize (GObject *object)
+{
+  g_free (WS_GUARD_INPUT_STREAM (object)->buffer);
+  G_OBJECT_CLASS (ws_guard_input_stream_parent_class)->finalize (object);
+}
+
+static void
 ws_guard_input_stream_class_init (WsGuardInputStreamClass *klass)
 {
   GInputStreamClass *stream_class = G_INPUT_STREAM_CLASS (klass);
 
+  G_OBJECT_CLASS (klass)->finalize = ws_guard_input_stream_finalize;
   stream_class->read_fn = ws_guard_input_stream_read;
 }
 
@@ -348,9 +363,12 @@ ws_guard_input_stream_new (GInputStream *base, guint64 max_message, GBytes *pref
       gsize len;
       const guint8 *data = g_bytes_get_data (prefix, &len);
 
-      g_return_val_if_fail (len <= sizeof self->buffer, self);
+      g_return_val_if_fail (len <= WS_GUARD_BUFFER_LEN, self);
       if (len > 0)
-        memcpy (self->buffer, data, len);
+        {
+          self->buffer = g_malloc (WS_GUARD_BUFFER_LEN);
+          memcpy (self->buffer, data, len);
+        }
       self->end = len;
     }
   return self;

@@ -31,7 +31,7 @@
 G_BEGIN_DECLS
 
 /** WS_GUARD_BUFFER_LEN: size of the guard's read buffer and largest prefix. */
-#define WS_GUARD_BUFFER_LEN 4096
+#define WS_GUARD_BUFFER_LEN (32 * 1024)
 
 /**
  * WsGuardTrip:

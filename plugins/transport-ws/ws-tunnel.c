@@ -808,6 +808,9 @@ ws_tunnel_attach (WsTunnel *self, GIOStream *stream, GBytes *prefix, GUri *uri,
   self->counter = ws_counting_output_stream_new (g_io_stream_get_output_stream (stream));
   ws_guard_input_stream_set_funcs (self->guard, on_guard_trip, on_guard_ping, self);
   ws_counting_output_stream_set_written_func (self->counter, on_written, self);
+  /* Frames are written out once per main-loop iteration; a batch of half
+   * the send queue at most, so that the queue bound keeps its meaning. */
+  ws_counting_output_stream_set_batch_limit (self->counter, self->opts.send_queue / 2);
   io = g_simple_io_stream_new (G_INPUT_STREAM (self->guard), G_OUTPUT_STREAM (self->counter));
 
   /* libsoup refuses a frame whose payload is above max-incoming-payload-size

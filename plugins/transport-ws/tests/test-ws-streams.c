@@ -4,6 +4,8 @@
  * through after a trip, pings reported, prefix delivered first) and the
  * counting output stream. */
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "ws-counting-output-stream.h"
 #include "ws-guard-input-stream.h"
@@ -415,19 +417,302 @@ test_counting_stream (void)
 
   ws_counting_output_stream_set_written_func (counter, on_written, &seen);
   g_assert_true (g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (counter)));
+  /* Blocking writes go straight through. */
   g_assert_true (g_output_stream_write_all (G_OUTPUT_STREAM (counter), "hello", 5, &written, NULL,
                                             &error));
   g_assert_no_error (error);
+  g_assert_cmpuint (seen, ==, 5);
+  /* Non-blocking ones are batched until the main loop's next iteration. */
   g_assert_cmpint (g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (counter),
                                                                " world", 6, NULL, &error),
                    ==, 6);
+  g_assert_cmpuint (ws_counting_output_stream_get_written (counter), ==, 5);
+  g_assert_cmpuint (ws_counting_output_stream_get_batched (counter), ==, 6);
+  g_main_context_iteration (NULL, FALSE);
   g_assert_cmpuint (ws_counting_output_stream_get_written (counter), ==, 11);
+  g_assert_cmpuint (ws_counting_output_stream_get_batched (counter), ==, 0);
   g_assert_cmpuint (seen, ==, 11);
   g_assert_true (g_output_stream_close (G_OUTPUT_STREAM (counter), NULL, &error));
   /* The base stream is the connection owner's to close. */
   g_assert_false (g_output_stream_is_closed (memory));
   g_assert_cmpmem (g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (memory)), 11,
                    "hello world", 11);
+}
+
+/* A connected stream socket pair: a GSocketConnection on one end (what the
+ * tunnel writes to), a plain non-blocking fd on the other (the peer). */
+typedef struct
+{
+  GIOStream *conn;
+  int peer;
+} Pair;
+
+static void
+pair_open (Pair *pair, int sndbuf)
+{
+  int fds[2];
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), ==, 0);
+  if (sndbuf > 0)
+    {
+      g_assert_cmpint (setsockopt (fds[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), ==, 0);
+      g_assert_cmpint (setsockopt (fds[1], SOL_SOCKET, SO_RCVBUF, &sndbuf, sizeof sndbuf), ==, 0);
+    }
+  socket = g_socket_new_from_fd (fds[0], &error);
+  g_assert_no_error (error);
+  pair->conn = G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
+  pair->peer = fds[1];
+}
+
+static void
+pair_close (Pair *pair)
+{
+  g_io_stream_close (pair->conn, NULL, NULL);
+  g_clear_object (&pair->conn);
+  if (pair->peer >= 0)
+    close (pair->peer);
+}
+
+/* Reads what the peer has now (non-blocking) and appends it to @into. */
+static gsize
+peer_read (Pair *pair, GByteArray *into)
+{
+  guint8 buf[65536];
+  gsize total = 0;
+  ssize_t n;
+
+  while ((n = recv (pair->peer, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+    {
+      g_byte_array_append (into, buf, (guint) n);
+      total += (gsize) n;
+    }
+  return total;
+}
+
+static void
+fill_pattern (guint8 *buf, gsize len, gsize offset)
+{
+  for (gsize i = 0; i < len; i++)
+    buf[i] = (guint8) ((offset + i) * 7 + 3);
+}
+
+static void
+assert_pattern (const GByteArray *got)
+{
+  for (gsize i = 0; i < got->len; i++)
+    if (got->data[i] != (guint8) (i * 7 + 3))
+      g_error ("byte %" G_GSIZE_FORMAT " out of order", i);
+}
+
+/* Many small frames written during one iteration leave together, once the
+ * iteration is over, in order. */
+static void
+test_counting_batches_per_iteration (void)
+{
+  Pair pair;
+  g_autoptr (WsCountingOutputStream) counter = NULL;
+  g_autoptr (GByteArray) got = g_byte_array_new ();
+  g_autoptr (GError) error = NULL;
+  guint8 frame[100];
+
+  pair_open (&pair, 0);
+  counter = ws_counting_output_stream_new (g_io_stream_get_output_stream (pair.conn));
+  for (int i = 0; i < 100; i++)
+    {
+      fill_pattern (frame, sizeof frame, (gsize) i * sizeof frame);
+      g_assert_cmpint (g_pollable_output_stream_write_nonblocking (
+                           G_POLLABLE_OUTPUT_STREAM (counter), frame, sizeof frame, NULL, &error),
+                       ==, sizeof frame);
+      g_assert_no_error (error);
+    }
+  /* Nothing on the wire before the main loop runs. */
+  g_assert_cmpuint (peer_read (&pair, got), ==, 0);
+  g_assert_cmpuint (ws_counting_output_stream_get_written (counter), ==, 0);
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (peer_read (&pair, got), ==, 100 * sizeof frame);
+  assert_pattern (got);
+  g_assert_cmpuint (ws_counting_output_stream_get_written (counter), ==, 100 * sizeof frame);
+
+  /* A write of at least the limit on an empty batch goes straight out. */
+  ws_counting_output_stream_set_batch_limit (counter, 1000);
+  {
+    g_autofree guint8 *big = g_malloc (4000);
+
+    fill_pattern (big, 4000, got->len);
+    g_assert_cmpint (g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (counter),
+                                                                 big, 4000, NULL, &error),
+                     ==, 4000);
+    g_assert_cmpuint (ws_counting_output_stream_get_batched (counter), ==, 0);
+    g_assert_cmpuint (peer_read (&pair, got), ==, 4000);
+    assert_pattern (got);
+  }
+  g_clear_object (&counter);
+  pair_close (&pair);
+}
+
+/* A peer that reads slowly: the batch fills, writes report would-block,
+ * the stream's source fires once there is room again, nothing is lost or
+ * reordered, and the count ends at what the peer received. */
+static void
+test_counting_would_block (void)
+{
+  Pair pair;
+  g_autoptr (WsCountingOutputStream) counter = NULL;
+  g_autoptr (GByteArray) got = g_byte_array_new ();
+  g_autoptr (GError) error = NULL;
+  guint8 chunk[1500];
+  gsize accepted = 0;
+  gboolean blocked = FALSE;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  pair_open (&pair, 4096);
+  counter = ws_counting_output_stream_new (g_io_stream_get_output_stream (pair.conn));
+  ws_counting_output_stream_set_batch_limit (counter, 8192);
+
+  /* Write (iterating, so that batches go out) until the socket is full and
+   * the batch too. */
+  while (!blocked)
+    {
+      gssize n;
+
+      fill_pattern (chunk, sizeof chunk, accepted);
+      n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (counter), chunk,
+                                                      sizeof chunk, NULL, &error);
+      if (n < 0)
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+          g_clear_error (&error);
+          blocked = TRUE;
+          break;
+        }
+      /* A partial write is as good as a full one: go on from there. */
+      if ((gsize) n < sizeof chunk)
+        {
+          accepted += (gsize) n;
+          continue;
+        }
+      accepted += (gsize) n;
+      if (accepted % (10 * sizeof chunk) == 0)
+        g_main_context_iteration (NULL, FALSE);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    }
+  g_assert_false (g_pollable_output_stream_is_writable (G_POLLABLE_OUTPUT_STREAM (counter)));
+  g_assert_cmpuint (ws_counting_output_stream_get_batched (counter), ==, 8192);
+  g_assert_cmpuint (ws_counting_output_stream_get_written (counter) + 8192, ==, accepted);
+
+  /* The peer reads everything; the batch drains through the main loop. */
+  while (got->len < accepted)
+    {
+      peer_read (&pair, got);
+      g_main_context_iteration (NULL, FALSE);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    }
+  g_assert_cmpuint (got->len, ==, accepted);
+  assert_pattern (got);
+  g_assert_cmpuint (ws_counting_output_stream_get_written (counter), ==, accepted);
+  g_assert_true (g_pollable_output_stream_is_writable (G_POLLABLE_OUTPUT_STREAM (counter)));
+  g_clear_object (&counter);
+  pair_close (&pair);
+}
+
+static void
+closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  gboolean *done = user_data;
+
+  g_assert_true (g_output_stream_close_finish (G_OUTPUT_STREAM (source), result, NULL));
+  *done = TRUE;
+}
+
+/* What was batched last (libsoup's close frame) still goes out when the
+ * stream is closed right after; a peer that never reads does not hold the
+ * close for more than the bound. */
+static void
+test_counting_close_writes_batch (void)
+{
+  Pair pair;
+  g_autoptr (WsCountingOutputStream) counter = NULL;
+  g_autoptr (GByteArray) got = g_byte_array_new ();
+  g_autoptr (GError) error = NULL;
+  guint8 chunk[1000];
+  gboolean done = FALSE;
+  gint64 start;
+
+  pair_open (&pair, 0);
+  counter = ws_counting_output_stream_new (g_io_stream_get_output_stream (pair.conn));
+  fill_pattern (chunk, sizeof chunk, 0);
+  g_assert_cmpint (g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (counter),
+                                                               chunk, sizeof chunk, NULL, &error),
+                   ==, sizeof chunk);
+  g_output_stream_close_async (G_OUTPUT_STREAM (counter), G_PRIORITY_DEFAULT, NULL, closed_cb,
+                               &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (peer_read (&pair, got), ==, sizeof chunk);
+  assert_pattern (got);
+  g_assert_false (g_io_stream_is_closed (pair.conn));
+  g_clear_object (&counter);
+  pair_close (&pair);
+
+  /* A peer that reads nothing: the close completes after its bound. */
+  pair_open (&pair, 4096);
+  counter = ws_counting_output_stream_new (g_io_stream_get_output_stream (pair.conn));
+  for (gsize sent = 0; sent < 1024 * 1024;)
+    {
+      gssize n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (counter),
+                                                             chunk, sizeof chunk, NULL, &error);
+
+      if (n < 0)
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+          g_clear_error (&error);
+          break;
+        }
+      sent += (gsize) n;
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_assert_cmpuint (ws_counting_output_stream_get_batched (counter), >, 0);
+  done = FALSE;
+  start = g_get_monotonic_time ();
+  g_output_stream_close_async (G_OUTPUT_STREAM (counter), G_PRIORITY_DEFAULT, NULL, closed_cb,
+                               &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 1900 * 1000);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
+  g_assert_cmpuint (ws_counting_output_stream_get_batched (counter), ==, 0);
+  g_clear_object (&counter);
+  pair_close (&pair);
+}
+
+/* The peer went away: the batch cannot be written, and every later write
+ * reports the error (no SIGPIPE, no growth). */
+static void
+test_counting_peer_gone (void)
+{
+  Pair pair;
+  g_autoptr (WsCountingOutputStream) counter = NULL;
+  g_autoptr (GError) error = NULL;
+  guint8 chunk[100] = { 0 };
+
+  pair_open (&pair, 0);
+  counter = ws_counting_output_stream_new (g_io_stream_get_output_stream (pair.conn));
+  close (pair.peer);
+  pair.peer = -1;
+  g_assert_cmpint (g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (counter),
+                                                               chunk, sizeof chunk, NULL, &error),
+                   ==, sizeof chunk);
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (ws_counting_output_stream_get_batched (counter), ==, 0);
+  g_assert_cmpint (g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (counter),
+                                                               chunk, sizeof chunk, NULL, &error),
+                   ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+  g_assert_cmpuint (ws_counting_output_stream_get_written (counter), ==, 0);
+  g_clear_object (&counter);
+  pair_close (&pair);
 }
 
 int
@@ -443,5 +728,9 @@ main (int argc, char **argv)
   g_test_add_func ("/guard/gives-way-while-discarding", test_guard_gives_way_while_discarding);
   g_test_add_func ("/guard/gives-way-under-a-flood", test_guard_gives_way_under_a_flood);
   g_test_add_func ("/counting/counts-and-leaves-base-open", test_counting_stream);
+  g_test_add_func ("/counting/batches-per-iteration", test_counting_batches_per_iteration);
+  g_test_add_func ("/counting/would-block", test_counting_would_block);
+  g_test_add_func ("/counting/close-writes-batch", test_counting_close_writes_batch);
+  g_test_add_func ("/counting/peer-gone", test_counting_peer_gone);
   return g_test_run ();
 }
