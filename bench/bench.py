@@ -231,6 +231,14 @@ def http_status(port, path):
         return None
 
 
+def machine_cpu():
+    """(busy, total) jiffies of all CPUs from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return sum(v) - idle, sum(v)
+
+
 def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -521,9 +529,11 @@ def iperf_once(path, direction, streams, duration):
             cmd += ["-P", str(streams)]
         procs = path.procs if path else {}
         cpu0 = {role: cpu_seconds(pid) for role, pid in procs.items()}
+        m0 = machine_cpu()
         t0 = time.monotonic()
         r = run(cmd, timeout=duration + 30)
         wall = time.monotonic() - t0
+        m1 = machine_cpu()
         cpu = {role: cpu_seconds(pid) - cpu0[role] for role, pid in procs.items()}
         try:
             data = json.loads(r.stdout.decode())
@@ -539,7 +549,9 @@ def iperf_once(path, direction, streams, duration):
                "cpu_s": {k: round(v, 3) for k, v in cpu.items()},
                "cpu_s_per_gb": {k: round(v / gbytes, 3) if gbytes else None
                                 for k, v in cpu.items()},
-               "cpu_pct_of_core": {k: round(100 * v / wall, 1) for k, v in cpu.items()}}
+               "cpu_pct_of_core": {k: round(100 * v / wall, 1) for k, v in cpu.items()},
+               # every process of the machine (iperf3 and the guest's kernel work included)
+               "machine_busy_pct": round(100 * (m1[0] - m0[0]) / max(1, m1[1] - m0[1]), 1)}
         return res
     finally:
         try:
@@ -623,6 +635,7 @@ def throughput_bench(work, results, args, size_class):
             entry["cpu_s_per_gb"] = {k: median([r["cpu_s_per_gb"].get(k) for r in rs]) for k in roles}
             entry["cpu_pct_of_core"] = {k: median([r["cpu_pct_of_core"].get(k) for r in rs])
                                         for k in roles}
+            entry["machine_busy_pct"] = median([r["machine_busy_pct"] for r in rs])
             if name == "aero":
                 entry["frame_payload"] = frame
             results["throughput"].append(entry)
@@ -1181,11 +1194,15 @@ def report(results):
                              f"{fmt(a['cpu_pct_of_core'].get('tunnel-client'), '.0f')}"
                              if a else "-",
                              fmt(s["cpu_pct_of_core"].get("slirp4netns"), ".0f") if s else "-",
-                             fmt(p["cpu_pct_of_core"].get("pasta"), ".0f") if p else "-"])
+                             fmt(p["cpu_pct_of_core"].get("pasta"), ".0f") if p else "-",
+                             "/".join(fmt(x.get("machine_busy_pct") if x else None, ".0f")
+                                      for x in (a, s, p))])
     if rows:
-        out += ["4. CPU seconds per GB moved (median runs; % = share of one core during the run)",
+        out += ["4. CPU seconds per GB moved (median runs; % = share of one core during the run;",
+                "   machine % = all CPUs busy during the run, aero/slirp4netns/pasta)",
                 table(rows, ["test", "aero-netd", "tunnel-client", "slirp4netns", "pasta",
-                             "aero-netd/slirp", "aero %srv/cli", "slirp %", "pasta %"]), ""]
+                             "aero-netd/slirp", "aero %srv/cli", "slirp %", "pasta %",
+                             "machine %"]), ""]
 
     lat = results["latency"]
     rows = []

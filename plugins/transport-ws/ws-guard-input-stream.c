@@ -15,8 +15,13 @@
 /* Bytes handed on in a row before a non-blocking read answers WOULD_BLOCK.
  * libsoup reads until the stream would block, so without this a peer that
  * sends faster than the daemon processes would keep the main loop inside
- * one connection; with it, every other source runs between two slices. */
-#define YIELD_AFTER_BYTES (64 * 1024)
+ * one connection; with it, every other source runs between two slices.
+ * The slice also sets how much the tunnel processes before the frames it
+ * answered with (libslirp's acks, mostly) are written out: the batch goes
+ * when the main loop iterates. 16 KiB (about 11 full-size frames) lets the
+ * peer's TCP see acks while the rest of its window is still being
+ * processed; 64 KiB measured ~20 % less upload throughput (bench/). */
+#define YIELD_AFTER_BYTES (16 * 1024)
 
 struct _WsGuardInputStream
 {

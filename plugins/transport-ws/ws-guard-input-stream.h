@@ -16,7 +16,7 @@
  * It also reports each WebSocket ping frame, since libsoup queues a pong
  * for each and the tunnel counts those bytes in its send backlog.
  *
- * Non-blocking reads hand on at most 64 KiB in a row before answering
+ * Non-blocking reads hand on at most 16 KiB in a row before answering
  * WOULD_BLOCK once: libsoup reads until a stream would block, and a peer
  * sending faster than the daemon can process would otherwise keep the main
  * loop in that one connection, stalling every other tunnel.
