@@ -32,7 +32,8 @@ struct _AeroSlirpLoop
   GPtrArray *polled; /* index given to libslirp → PollEntry */
   GList *timers;    /* TimerSource, one reference each */
   guint generation;
-  gint64 deadline;  /* monotonic µs, -1 for none */
+  gint64 deadline;  /* libslirp's next timeout, monotonic µs, -1 for none */
+  gboolean notified; /* a dispatch is asked for: the ready time is 0 */
   guint depth;
   gboolean destroyed;
 };
@@ -79,6 +80,31 @@ condition_to_slirp (GIOCondition cond)
   return events;
 }
 
+/* libslirp 4.7 reads the clock into a process-wide `curtime` only in
+ * slirp_pollfds_poll(), and slirp_input() stamps UDP and ICMP sockets'
+ * expiry with it (udp_attach, sosendto, icmp_input: curtime + 240 s); the
+ * next slirp_pollfds_fill() detaches expired sockets. Idle sessions run no
+ * poll, possibly for hours, and a socket opened after such a pause would
+ * be closed before its answer arrived. So the outermost entry into
+ * libslirp first brings curtime up to date when no poll has run for a
+ * while: slirp_pollfds_poll() with select_error set, which reads no
+ * revents (libslirp then only runs its timers if due and sends what is
+ * queued). The daemon runs all loops on one thread, as libslirp's own
+ * globals require. */
+#define CLOCK_STALE_US (100 * 1000)
+
+static gint64 clock_synced = -1; /* monotonic µs of the last poll, -1 for none */
+
+/* GLib 2.74 writes the context's wakeup eventfd on every
+ * g_source_set_ready_time(), even with an unchanged value, which costs the
+ * thread a main-loop iteration: only set what changes. */
+static void
+set_ready (GSource *source, gint64 ready_time)
+{
+  if (g_source_get_ready_time (source) != ready_time)
+    g_source_set_ready_time (source, ready_time);
+}
+
 /* ---- polling ---------------------------------------------------------------- */
 
 static int
@@ -111,90 +137,100 @@ add_poll_cb (int fd, int events, void *opaque)
   return (int) loop->polled->len - 1;
 }
 
+/* The revents of this iteration's poll(), limited to what libslirp asked
+ * for at the last fill (a timer's refill may have narrowed the events
+ * since the poll). */
 static int
 get_revents_cb (int idx, void *opaque)
 {
   AeroSlirpLoop *loop = opaque;
   PollEntry *entry;
+  GIOCondition revents;
 
   if (idx < 0 || (guint) idx >= loop->polled->len)
     return 0;
   entry = g_ptr_array_index (loop->polled, idx);
-  return condition_to_slirp (g_source_query_unix_fd (loop->poll_source, entry->tag));
+  revents = g_source_query_unix_fd (loop->poll_source, entry->tag);
+  return condition_to_slirp (revents & (entry->events | G_IO_ERR | G_IO_HUP | G_IO_NVAL));
 }
 
-static gboolean
-poll_source_prepare (GSource *source, gint *timeout)
+/* Asks libslirp which sockets to poll and how soon it wants to run again,
+ * after every call into it that can change either (slirp_pollfds_poll(),
+ * slirp_handle_timer(), the start; slirp_input() is followed by a notify,
+ * hence a poll). The source's unix fds follow the answer, added, modified
+ * or removed only when they change; the ready time carries the timeout.
+ * libslirp caps its timeout at 1000 ms even when nothing is pending, and
+ * lowers it itself (2 ms for a delayed ACK, 499 ms while TCP sockets, IP
+ * fragments or expiring UDP/ICMP sockets exist), so a capped timeout with
+ * no socket to poll means "nothing time-driven": no ready time, and the
+ * session costs nothing until a frame or a socket event arrives.
+ *
+ * POLLED: called right after slirp_pollfds_poll(), which ran whatever was
+ * due. Called between aero_slirp_loop_enter() and aero_slirp_loop_leave(). */
+static void
+refill (AeroSlirpLoop *loop, gboolean polled)
 {
-  AeroSlirpLoop *loop = ((PollSource *) source)->loop;
   uint32_t slirp_timeout = UINT32_MAX;
   GHashTableIter iter;
   PollEntry *entry;
 
-  *timeout = -1;
   if (loop->destroyed || loop->slirp == NULL)
-    return FALSE;
+    return;
 
   loop->generation++;
   g_ptr_array_set_size (loop->polled, 0);
   slirp_pollfds_fill (loop->slirp, &slirp_timeout, add_poll_cb, loop);
+  if (loop->destroyed)
+    return;
 
   g_hash_table_iter_init (&iter, loop->fds);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
     if (entry->generation != loop->generation)
       {
-        g_source_remove_unix_fd (source, entry->tag);
+        g_source_remove_unix_fd (loop->poll_source, entry->tag);
         g_hash_table_iter_remove (&iter);
       }
 
-  if (slirp_timeout == UINT32_MAX)
+  if (slirp_timeout >= 1000 && loop->polled->len == 0)
+    loop->deadline = -1;
+  else
     {
-      loop->deadline = -1;
-      return FALSE;
+      gint64 now = g_get_monotonic_time ();
+      gint64 wanted = now + (gint64) MIN (slirp_timeout, 1000u) * 1000;
+
+      /* An earlier deadline still pending is kept (waking early is
+       * harmless: libslirp checks its own timers' elapsed time), which
+       * spares a g_source_set_ready_time() per fd-driven dispatch; one
+       * that has passed was consumed by this poll. */
+      if (loop->deadline < 0 || loop->deadline > wanted || (polled && loop->deadline <= now))
+        loop->deadline = wanted;
     }
-  loop->deadline = g_source_get_time (source) + (gint64) slirp_timeout * 1000;
-  *timeout = (gint) MIN (slirp_timeout, (uint32_t) G_MAXINT);
-  return slirp_timeout == 0;
+  set_ready (loop->poll_source, loop->notified ? 0 : loop->deadline);
 }
 
-static gboolean
-poll_source_check (GSource *source)
-{
-  AeroSlirpLoop *loop = ((PollSource *) source)->loop;
-
-  if (loop->destroyed)
-    return FALSE;
-  if (loop->deadline >= 0 && g_source_get_time (source) >= loop->deadline)
-    return TRUE;
-  for (guint i = 0; i < loop->polled->len; i++)
-    {
-      PollEntry *entry = g_ptr_array_index (loop->polled, i);
-
-      if (g_source_query_unix_fd (source, entry->tag) != 0)
-        return TRUE;
-    }
-  return FALSE;
-}
+static Slirp *loop_enter (AeroSlirpLoop *loop, gboolean sync_clock);
 
 static gboolean
 poll_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
   AeroSlirpLoop *loop = ((PollSource *) source)->loop;
-  Slirp *slirp;
+  Slirp *slirp = loop_enter (loop, FALSE);
 
-  g_source_set_ready_time (source, -1);
-  slirp = aero_slirp_loop_enter (loop);
-  if (slirp != NULL)
-    {
-      slirp_pollfds_poll (slirp, 0, get_revents_cb, loop);
-      aero_slirp_loop_leave (loop);
-    }
+  if (slirp == NULL)
+    return G_SOURCE_CONTINUE;
+  /* A notify from here on (a frame the guest sends back at once, a
+   * buffer drained) asks for another dispatch; refill() keeps it. */
+  loop->notified = FALSE;
+  clock_synced = g_get_monotonic_time ();
+  slirp_pollfds_poll (slirp, 0, get_revents_cb, loop);
+  refill (loop, TRUE);
+  aero_slirp_loop_leave (loop);
   return G_SOURCE_CONTINUE;
 }
 
+/* No prepare and no check: GLib's own check of the unix fds and of the
+ * ready time decides, so an idle session costs no call per iteration. */
 static GSourceFuncs poll_source_funcs = {
-  .prepare = poll_source_prepare,
-  .check = poll_source_check,
   .dispatch = poll_source_dispatch,
 };
 
@@ -207,11 +243,12 @@ timer_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data
   AeroSlirpLoop *loop = timer->loop;
   Slirp *slirp;
 
-  g_source_set_ready_time (source, -1);
+  set_ready (source, -1);
   slirp = aero_slirp_loop_enter (loop);
   if (slirp != NULL)
     {
       slirp_handle_timer (slirp, timer->id, timer->cb_opaque);
+      refill (loop, FALSE);
       aero_slirp_loop_leave (loop);
     }
   return G_SOURCE_CONTINUE;
@@ -231,7 +268,6 @@ aero_slirp_loop_timer_new (AeroSlirpLoop *loop, SlirpTimerId id, void *cb_opaque
   timer->id = id;
   timer->cb_opaque = cb_opaque;
   g_source_set_name (source, "slirp timer");
-  g_source_set_ready_time (source, -1);
   g_source_attach (source, loop->context);
   loop->timers = g_list_prepend (loop->timers, timer);
   return timer;
@@ -240,7 +276,7 @@ aero_slirp_loop_timer_new (AeroSlirpLoop *loop, SlirpTimerId id, void *cb_opaque
 void
 aero_slirp_loop_timer_mod (void *timer, int64_t expire_ms)
 {
-  g_source_set_ready_time ((GSource *) timer, MAX (expire_ms, 0) * 1000);
+  set_ready ((GSource *) timer, MAX (expire_ms, 0) * 1000);
 }
 
 void
@@ -277,7 +313,17 @@ aero_slirp_loop_start (AeroSlirpLoop *loop, Slirp *slirp)
   loop->poll_source = g_source_new (&poll_source_funcs, sizeof (PollSource));
   ((PollSource *) loop->poll_source)->loop = loop;
   g_source_set_name (loop->poll_source, "slirp sockets");
+  /* GLib would otherwise remove and re-add every fd of the source (each
+   * an eventfd write) around each dispatch to block recursion. Nothing
+   * called from the dispatch (libslirp, the stack's callbacks, the
+   * transports' emit) iterates the context, so it never recurses. */
+  g_source_set_can_recurse (loop->poll_source, TRUE);
   g_source_attach (loop->poll_source, loop->context);
+  if (aero_slirp_loop_enter (loop) != NULL)
+    {
+      refill (loop, FALSE);
+      aero_slirp_loop_leave (loop);
+    }
 }
 
 /* Frees the Slirp (closing its sockets and freeing its timers through
@@ -299,14 +345,35 @@ loop_finalize (AeroSlirpLoop *loop)
   g_free (loop);
 }
 
-Slirp *
-aero_slirp_loop_enter (AeroSlirpLoop *loop)
+static Slirp *
+loop_enter (AeroSlirpLoop *loop, gboolean sync_clock)
 {
   if (loop->destroyed || loop->slirp == NULL)
     return NULL;
   loop->depth++;
   g_object_ref (loop->owner);
+  if (sync_clock && loop->depth == 1)
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      if (clock_synced < 0 || now - clock_synced >= CLOCK_STALE_US)
+        {
+          clock_synced = now;
+          slirp_pollfds_poll (loop->slirp, 1, get_revents_cb, loop);
+          if (loop->destroyed) /* by a frame sent from there */
+            {
+              aero_slirp_loop_leave (loop);
+              return NULL;
+            }
+        }
+    }
   return loop->slirp;
+}
+
+Slirp *
+aero_slirp_loop_enter (AeroSlirpLoop *loop)
+{
+  return loop_enter (loop, TRUE);
 }
 
 void
@@ -330,7 +397,7 @@ aero_slirp_loop_destroy (AeroSlirpLoop *loop)
   if (loop->poll_source != NULL)
     g_source_destroy (loop->poll_source);
   for (GList *l = loop->timers; l != NULL; l = l->next)
-    g_source_set_ready_time (l->data, -1);
+    set_ready (l->data, -1);
   if (loop->depth == 0)
     loop_finalize (loop);
 }
@@ -338,6 +405,8 @@ aero_slirp_loop_destroy (AeroSlirpLoop *loop)
 void
 aero_slirp_loop_notify (AeroSlirpLoop *loop)
 {
-  if (!loop->destroyed && loop->poll_source != NULL)
-    g_source_set_ready_time (loop->poll_source, 0);
+  if (loop->destroyed || loop->poll_source == NULL)
+    return;
+  loop->notified = TRUE;
+  set_ready (loop->poll_source, 0);
 }

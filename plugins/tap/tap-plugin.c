@@ -208,8 +208,18 @@ tap_readable (gint fd, GIOCondition condition, gpointer data)
 static void
 tap_factory_resume (TapFactory *self)
 {
-  if (self->fd >= 0 && self->watch == 0)
-    self->watch = g_unix_fd_add (self->fd, G_IO_IN, tap_readable, self);
+  GSource *source;
+
+  if (self->fd < 0 || self->watch != 0)
+    return;
+  /* Recursable, so that GLib does not remove and re-add the fd (two
+   * eventfd writes) around every dispatch; tap_readable() does not iterate
+   * the context. */
+  source = g_unix_fd_source_new (self->fd, G_IO_IN);
+  g_source_set_can_recurse (source, TRUE);
+  g_source_set_callback (source, G_SOURCE_FUNC (tap_readable), self, NULL);
+  self->watch = g_source_attach (source, NULL);
+  g_source_unref (source);
 }
 
 static gboolean
