@@ -324,6 +324,34 @@ ws_guard_input_stream_pollable_init (GPollableInputStreamInterface *iface)
   iface->read_nonblocking = ws_guard_input_stream_read_nonblocking;
 }
 
+/* Closing the guard touches no file descriptor (the base stream stays open
+ * for its owner): done in the caller's thread, where GInputStream's default
+ * would hand it to a worker thread for every connection that ends. */
+static void
+ws_guard_input_stream_close_async (GInputStream *stream, int io_priority,
+                                   GCancellable *cancellable, GAsyncReadyCallback callback,
+                                   gpointer user_data)
+{
+  WsGuardInputStream *self = WS_GUARD_INPUT_STREAM (stream);
+  g_autoptr (GTask) task = g_task_new (stream, cancellable, callback, user_data);
+  GError *error = NULL;
+
+  g_task_set_source_tag (task, ws_guard_input_stream_close_async);
+  self->start = self->end = 0;
+  g_clear_pointer (&self->buffer, g_free);
+  if (G_INPUT_STREAM_CLASS (ws_guard_input_stream_parent_class)
+          ->close_fn (stream, cancellable, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static gboolean
+ws_guard_input_stream_close_finish (GInputStream *stream, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 static void
 ws_guard_input_stream_finalize (GObject *object)
 {
@@ -338,6 +366,8 @@ ws_guard_input_stream_class_init (WsGuardInputStreamClass *klass)
 
   G_OBJECT_CLASS (klass)->finalize = ws_guard_input_stream_finalize;
   stream_class->read_fn = ws_guard_input_stream_read;
+  stream_class->close_async = ws_guard_input_stream_close_async;
+  stream_class->close_finish = ws_guard_input_stream_close_finish;
 }
 
 static void
