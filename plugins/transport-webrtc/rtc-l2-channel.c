@@ -165,8 +165,13 @@ rtc_l2_channel_is_ready (AeroChannel *channel)
 {
   RtcL2Channel *self = RTC_L2_CHANNEL (channel);
 
-  return !self->ended && !self->close_started &&
-         channel_has_room (self, aero_l2_max_message_size (&self->opts.limits));
+  if (self->ended || self->close_started)
+    return FALSE;
+  if (channel_has_room (self, aero_l2_max_message_size (&self->opts.limits)))
+    return TRUE;
+  /* A producer that sees "not ready" pauses until "ready" (aero-frame.h). */
+  self->want_ready = TRUE;
+  return FALSE;
 }
 
 static void

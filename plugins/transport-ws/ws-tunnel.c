@@ -345,8 +345,13 @@ ws_tunnel_is_ready (AeroChannel *channel)
 {
   WsTunnel *self = WS_TUNNEL (channel);
 
-  return !self->ended && !self->close_started
-         && tunnel_has_room (self, AERO_L2_HEADER_LEN + self->opts.limits.max_frame_payload);
+  if (self->ended || self->close_started)
+    return FALSE;
+  if (tunnel_has_room (self, AERO_L2_HEADER_LEN + self->opts.limits.max_frame_payload))
+    return TRUE;
+  /* A producer that sees "not ready" pauses until "ready" (aero-frame.h). */
+  self->want_ready = TRUE;
+  return FALSE;
 }
 
 /* ---- receiving ------------------------------------------------------------- */

@@ -31,9 +31,10 @@ def run(cmd, timeout=30, check=False, **kw):
 
 class Guest:
     """Namespace NS with TAP device DEV, bridged to the tunnel at URL.
-    UPLINK_KEYS adds keys to the bridge's transport-ws client group."""
+    UPLINK_KEYS adds keys to the bridge's transport-ws client group, TAP_KEYS
+    to its tap group."""
 
-    def __init__(self, tmp, ns, dev, index, url, uplink_keys=None):
+    def __init__(self, tmp, ns, dev, index, url, uplink_keys=None, tap_keys=None):
         self.ns = ns
         self.dev = dev
         self.tmp = tmp
@@ -52,11 +53,13 @@ class Guest:
         http_port = aerotest.free_port()
         uplink = {"plugin": "transport-ws", "mode": "client", "url": url, "stack": "guest"}
         uplink.update(uplink_keys or {})
+        tap_group = {"plugin": "tap", "device": self.dev, "netns": self.ns}
+        tap_group.update(tap_keys or {})
         config = tmp.file(f"bridge-{index}.ini", aerotest.ini([
             ("core", {"shutdown-timeout": "2s"}),
             ("http", {"listen": f"127.0.0.1:{http_port}"}),
             ("uplink", uplink),
-            ("guest", {"plugin": "tap", "device": self.dev, "netns": self.ns}),
+            ("guest", tap_group),
         ]))
         self.bridge = aerotest.Daemon(config, tmp.path, http_port=http_port)
         self.bridge.wait_ready()

@@ -169,12 +169,112 @@ def main():
                        "guest 2 receives nothing that guest 1 sends", out.decode())
                 r = g2.exec(["busybox", "wget", "-q", "-O", "-", f"http://{GUEST_NAME}/index.html"])
                 tap.ok(b"hello" in r.stdout, "guest 2 works independently")
+            jumbo_upload(tap, tmp, guests)
         finally:
             for g in guests:
                 g.close()
             if httpd:
                 httpd.shutdown()
     tap.done()
+
+
+# The guest side of the large-frame upload: STREAMS connections at once,
+# each sending PER_STREAM bytes of a pattern, then waiting for the sink's
+# byte count.
+UPLOAD_CLIENT = """
+import socket, sys, threading
+host, port, streams, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+results = []
+def one(i):
+    s = socket.create_connection((host, port), timeout=20)
+    block = bytes([i]) * 65536
+    left = size
+    while left:
+        n = s.send(block[:min(left, len(block))])
+        left -= n
+    s.shutdown(socket.SHUT_WR)
+    results.append(s.recv(64).decode().strip())
+    s.close()
+ts = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print(" ".join(sorted(results)))
+"""
+
+UPLOAD_STREAMS = 4
+UPLOAD_PER_STREAM = 16 * 1024 * 1024
+
+
+class CountingSink(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """Counts what each connection sends and checks it is all one byte value;
+    answers '<value>:<count>' when the peer has finished sending."""
+    daemon_threads = True
+    allow_reuse_address = True
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            count, first, clean = 0, None, True
+            self.request.settimeout(60)
+            while True:
+                data = self.request.recv(262144)
+                if not data:
+                    break
+                if first is None:
+                    first = data[0]
+                clean = clean and data.count(first) == len(data)
+                count += len(data)
+            tag = first if clean and first is not None else "x"
+            self.request.sendall(f"{tag}:{count}\n".encode())
+
+
+def jumbo_upload(tap, tmp, guests):
+    """Large frames end to end: a client that is not a browser can carry
+    65,535-byte frames; the guest (MTU 65,520) uploads on several
+    connections at once, which keeps the bridge's send queue full: its TAP
+    reading must pause and resume without stalling the transfer."""
+    sink = CountingSink(("127.0.0.1", 0), CountingSink.Handler)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    try:
+        server_http = aerotest.free_port()
+        config = tmp.file("server-jumbo.ini", aerotest.ini([
+            ("core", {"shutdown-timeout": "2s"}),
+            ("http", {"listen": f"127.0.0.1:{server_http}"}),
+            ("admission", {"open": "true"}),
+            ("tunnel", {"plugin": "transport-ws", "stack": "lan", "max-frame-payload": "65535"}),
+            ("lan", {"plugin": "stack-slirp", "mtu": "65520"}),
+            ("lan.services", {f"tcp:{SERVICE_IP}:9000": f"127.0.0.1:{sink.server_address[1]}"}),
+        ]))
+        with aerotest.Daemon(config, tmp.path, http_port=server_http) as server:
+            server.wait_ready()
+            g = guestnet.Guest(tmp, f"aerog{os.getpid()}x3", "aerot3", 3,
+                               f"ws://127.0.0.1:{server_http}/l2",
+                               uplink_keys={"max-frame-payload": "65535"},
+                               tap_keys={"mtu": "65520"})
+            guests.append(g)
+            r, lease = g.dhcp()
+            tap.ok(lease is not None, f"large frames: the guest got a lease ({lease})",
+                   r.stdout.decode() + r.stderr.decode() + g.bridge.stderr())
+            start = time.monotonic()
+            try:
+                r = g.exec(["/usr/bin/python3", "-c", UPLOAD_CLIENT, SERVICE_IP, "9000",
+                            str(UPLOAD_STREAMS), str(UPLOAD_PER_STREAM)], timeout=90)
+                out = r.stdout.decode().strip()
+                err = r.stderr.decode()
+            except subprocess.TimeoutExpired:
+                out, err = "", "timed out after 90 s"
+            elapsed = time.monotonic() - start
+            want = " ".join(sorted(f"{i}:{UPLOAD_PER_STREAM}" for i in range(UPLOAD_STREAMS)))
+            tap.ok(out == want,
+                   f"large frames: {UPLOAD_STREAMS} x {UPLOAD_PER_STREAM >> 20} MiB uploaded at once "
+                   "arrive whole",
+                   f"want {want!r} got {out!r} {err[-500:]} bridge: {g.bridge.stderr()[-1000:]}")
+            if out == want:
+                total = UPLOAD_STREAMS * UPLOAD_PER_STREAM
+                tap.diag(f"large-frame upload: {total >> 20} MiB in {elapsed:.2f} s "
+                         f"({total * 8 / elapsed / 1e6:.0f} Mbit/s)")
+    finally:
+        sink.shutdown()
+        sink.server_close()
 
 
 if __name__ == "__main__":
