@@ -158,6 +158,16 @@ flusher_release (Flusher *flusher)
   g_mutex_unlock (&flushers_lock);
 }
 
+/* Destroys and drops a source this stream attached, if any. */
+static void
+stop_source (GSource **source)
+{
+  if (*source == NULL)
+    return;
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
 static void
 queue_flush (WsCountingOutputStream *self)
 {
@@ -223,11 +233,7 @@ flush_batch (WsCountingOutputStream *self)
       count (self, n);
     }
   drop_batch (self);
-  if (self->writable)
-    {
-      g_source_destroy (self->writable);
-      g_clear_pointer (&self->writable, g_source_unref);
-    }
+  stop_source (&self->writable);
   if (self->close_task)
     close_complete (self);
 }
@@ -282,11 +288,7 @@ close_complete (WsCountingOutputStream *self)
   g_autoptr (GTask) task = g_steal_pointer (&self->close_task);
   GError *error = NULL;
 
-  if (self->close_timeout)
-    {
-      g_source_destroy (self->close_timeout);
-      g_clear_pointer (&self->close_timeout, g_source_unref);
-    }
+  stop_source (&self->close_timeout);
   drop_batch (self);
   if (G_OUTPUT_STREAM_CLASS (ws_counting_output_stream_parent_class)
           ->close_fn (G_OUTPUT_STREAM (self), NULL, &error))
@@ -301,11 +303,7 @@ close_timeout_cb (gpointer user_data)
   WsCountingOutputStream *self = user_data;
 
   g_clear_pointer (&self->close_timeout, g_source_unref);
-  if (self->writable)
-    {
-      g_source_destroy (self->writable);
-      g_clear_pointer (&self->writable, g_source_unref);
-    }
+  stop_source (&self->writable);
   close_complete (self);
   return G_SOURCE_REMOVE;
 }
@@ -432,11 +430,7 @@ ws_counting_output_stream_dispose (GObject *object)
 {
   WsCountingOutputStream *self = WS_COUNTING_OUTPUT_STREAM (object);
 
-  if (self->writable)
-    {
-      g_source_destroy (self->writable);
-      g_clear_pointer (&self->writable, g_source_unref);
-    }
+  stop_source (&self->writable);
   G_OBJECT_CLASS (ws_counting_output_stream_parent_class)->dispose (object);
 }
 
