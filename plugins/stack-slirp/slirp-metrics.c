@@ -10,17 +10,6 @@ static const char *const dns_answers[AERO_SLIRP_N_DNS_ANSWERS] = {
   "static", "cached", "resolved", "nxdomain", "servfail", "formerr", "refused", "notimp", "nodata",
 };
 
-static AeroMetric *
-series (AeroMetrics *registry, const char *name, AeroMetricType type, const char *help,
-        const char *instance, const char *label, const char *value)
-{
-  const char *names[] = { "instance", label, NULL };
-  const char *values[] = { instance, value, NULL };
-  AeroMetricFamily *family = aero_metrics_family (registry, name, type, help, names);
-
-  return family ? aero_metric_family_series (family, values) : NULL;
-}
-
 void
 aero_slirp_metrics_init (AeroSlirpMetrics *m, AeroMetrics *registry, const char *instance,
                          const AeroSlirpSettings *settings)
@@ -30,40 +19,48 @@ aero_slirp_metrics_init (AeroSlirpMetrics *m, AeroMetrics *registry, const char 
   if (registry == NULL)
     return;
 
-  m->sessions = series (registry, "aero_slirp_sessions", AERO_METRIC_GAUGE,
-                        "Open sessions of the slirp stack", instance, NULL, NULL);
-  m->sessions_total = series (registry, "aero_slirp_sessions_total", AERO_METRIC_COUNTER,
-                              "Sessions created by the slirp stack", instance, NULL, NULL);
-  m->frames_from_guest = series (registry, "aero_slirp_frames_total", AERO_METRIC_COUNTER,
-                                 "Frames through the slirp stack", instance, "direction",
-                                 "from_guest");
-  m->frames_to_guest = series (registry, "aero_slirp_frames_total", AERO_METRIC_COUNTER,
-                               "Frames through the slirp stack", instance, "direction",
-                               "to_guest");
+  m->sessions
+      = aero_metrics_instance_series (registry, "aero_slirp_sessions", AERO_METRIC_GAUGE,
+                                      "Open sessions of the slirp stack", instance, NULL, NULL);
+  m->sessions_total
+      = aero_metrics_instance_series (registry, "aero_slirp_sessions_total", AERO_METRIC_COUNTER,
+                                      "Sessions created by the slirp stack", instance, NULL, NULL);
+  m->frames_from_guest = aero_metrics_instance_series (
+      registry, "aero_slirp_frames_total", AERO_METRIC_COUNTER, "Frames through the slirp stack",
+      instance, "direction", "from_guest");
+  m->frames_to_guest = aero_metrics_instance_series (
+      registry, "aero_slirp_frames_total", AERO_METRIC_COUNTER, "Frames through the slirp stack",
+      instance, "direction", "to_guest");
   for (guint i = 0; i < AERO_SLIRP_N_DROPS; i++)
-    m->dropped[i] = series (registry, "aero_slirp_dropped_total", AERO_METRIC_COUNTER,
-                            "Frames the slirp stack dropped, by reason", instance, "reason",
-                            drop_reasons[i]);
+    m->dropped[i] = aero_metrics_instance_series (
+        registry, "aero_slirp_dropped_total", AERO_METRIC_COUNTER,
+        "Frames the slirp stack dropped, by reason", instance, "reason", drop_reasons[i]);
   for (guint i = 0; i < AERO_SLIRP_N_DNS_ANSWERS; i++)
-    m->dns_queries[i] = series (registry, "aero_slirp_dns_queries_total", AERO_METRIC_COUNTER,
-                                "DNS queries answered by the slirp stack, by kind of answer",
-                                instance, "answer", dns_answers[i]);
-  m->dns_dropped = series (registry, "aero_slirp_dns_dropped_total", AERO_METRIC_COUNTER,
-                           "DNS datagrams too broken to answer", instance, NULL, NULL);
-  m->dns_cache_entries = series (registry, "aero_slirp_dns_cache_entries", AERO_METRIC_GAUGE,
-                                 "Entries in the DNS cache", instance, NULL, NULL);
-  m->dns_pending = series (registry, "aero_slirp_dns_pending", AERO_METRIC_GAUGE,
-                           "DNS lookups in progress", instance, NULL, NULL);
-  m->guest_errors = series (registry, "aero_slirp_guest_errors_total", AERO_METRIC_COUNTER,
-                            "Guest misbehaviour reported by libslirp", instance, NULL, NULL);
+    m->dns_queries[i] = aero_metrics_instance_series (
+        registry, "aero_slirp_dns_queries_total", AERO_METRIC_COUNTER,
+        "DNS queries answered by the slirp stack, by kind of answer", instance, "answer",
+        dns_answers[i]);
+  m->dns_dropped
+      = aero_metrics_instance_series (registry, "aero_slirp_dns_dropped_total", AERO_METRIC_COUNTER,
+                                      "DNS datagrams too broken to answer", instance, NULL, NULL);
+  m->dns_cache_entries
+      = aero_metrics_instance_series (registry, "aero_slirp_dns_cache_entries", AERO_METRIC_GAUGE,
+                                      "Entries in the DNS cache", instance, NULL, NULL);
+  m->dns_pending
+      = aero_metrics_instance_series (registry, "aero_slirp_dns_pending", AERO_METRIC_GAUGE,
+                                      "DNS lookups in progress", instance, NULL, NULL);
+  m->guest_errors = aero_metrics_instance_series (
+      registry, "aero_slirp_guest_errors_total", AERO_METRIC_COUNTER,
+      "Guest misbehaviour reported by libslirp", instance, NULL, NULL);
   for (guint i = 0; i < settings->services->len; i++)
     {
       const AeroSlirpService *service = g_ptr_array_index (settings->services, i);
 
-      g_hash_table_insert (m->service_connections, (gpointer) service,
-                           series (registry, "aero_slirp_service_connections_total",
-                                   AERO_METRIC_COUNTER, "New flows to each virtual service",
-                                   instance, "service", service->label));
+      g_hash_table_insert (
+          m->service_connections, (gpointer)service,
+          aero_metrics_instance_series (registry, "aero_slirp_service_connections_total",
+                                        AERO_METRIC_COUNTER, "New flows to each virtual service",
+                                        instance, "service", service->label));
     }
 }
 

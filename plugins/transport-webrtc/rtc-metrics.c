@@ -92,35 +92,6 @@ rtc_label_to_string (RtcLabel label)
   return label < RTC_LABEL_N ? label_names[label] : "unknown";
 }
 
-static AeroMetric *
-series (AeroMetrics *registry, const char *name, AeroMetricType type, const char *help,
-        const char *instance)
-{
-  static const char *const labels[] = { "instance", NULL };
-  const char *values[] = { instance, NULL };
-  AeroMetricFamily *family = aero_metrics_family (registry, name, type, help, labels);
-
-  return family ? aero_metric_family_series (family, values) : NULL;
-}
-
-/* Every series of a family labelled instance and LABEL, created up front so
- * that a scrape shows the zeros. */
-static void
-series_by (AeroMetrics *registry, const char *name, AeroMetricType type, const char *help,
-           const char *instance, const char *label, const char *const *values, guint n,
-           AeroMetric **out)
-{
-  const char *labels[] = { "instance", label, NULL };
-  AeroMetricFamily *family = aero_metrics_family (registry, name, type, help, labels);
-
-  for (guint i = 0; i < n; i++)
-    {
-      const char *v[] = { instance, values[i], NULL };
-
-      out[i] = family ? aero_metric_family_series (family, v) : NULL;
-    }
-}
-
 /**
  * rtc_metrics_new:
  * @registry: the host's registry
@@ -138,68 +109,81 @@ rtc_metrics_new (AeroMetrics *registry, const char *instance)
   AeroMetricFamily *dgrams;
 
   m->instance = g_strdup (instance);
-  m->peers_active = series (registry, "aero_webrtc_peers_active", AERO_METRIC_GAUGE,
-                            "WebRTC peer connections currently open.", i);
-  m->peers_created = series (registry, "aero_webrtc_peers_created_total", AERO_METRIC_COUNTER,
-                             "WebRTC peer connections created for an offer.", i);
-  series_by (registry, "aero_webrtc_offers_refused_total", AERO_METRIC_COUNTER,
-             "Offers refused before or during negotiation, by reason.", i, "reason",
-             refuse_names, RTC_REFUSE_N_REASONS, m->peers_refused);
-  series_by (registry, "aero_webrtc_peers_closed_total", AERO_METRIC_COUNTER,
-             "WebRTC peer connections torn down, by reason.", i, "reason", peer_end_names,
-             RTC_PEER_END_N_REASONS, m->peers_closed);
-  m->connect_timeouts = series (registry, "aero_webrtc_connect_timeouts_total",
-                                AERO_METRIC_COUNTER,
-                                "Peer connections torn down because no channel opened within "
-                                "connect-timeout.", i);
-  series_by (registry, "aero_webrtc_channels_active", AERO_METRIC_GAUGE,
-             "DataChannels currently open, by label.", i, "label", label_names, RTC_LABEL_N,
-             m->channels_active);
-  series_by (registry, "aero_webrtc_channels_opened_total", AERO_METRIC_COUNTER,
-             "DataChannels accepted, by label.", i, "label", label_names, RTC_LABEL_N,
-             m->channels_opened);
-  series_by (registry, "aero_webrtc_channels_refused_total", AERO_METRIC_COUNTER,
-             "DataChannels closed as soon as they opened, by reason.", i, "reason",
-             channel_refuse_names, RTC_CHANNEL_REFUSE_N_REASONS, m->channels_refused);
-  series_by (registry, "aero_webrtc_rx_messages_total", AERO_METRIC_COUNTER,
-             "DataChannel messages received, by label.", i, "label", label_names, RTC_LABEL_N,
-             m->rx_messages);
-  series_by (registry, "aero_webrtc_rx_bytes_total", AERO_METRIC_COUNTER,
-             "Bytes of DataChannel messages received, by label.", i, "label", label_names,
-             RTC_LABEL_N, m->rx_bytes);
-  series_by (registry, "aero_webrtc_tx_messages_total", AERO_METRIC_COUNTER,
-             "DataChannel messages sent, by label.", i, "label", label_names, RTC_LABEL_N,
-             m->tx_messages);
-  series_by (registry, "aero_webrtc_tx_bytes_total", AERO_METRIC_COUNTER,
-             "Bytes of DataChannel messages sent, by label.", i, "label", label_names,
-             RTC_LABEL_N, m->tx_bytes);
-  series_by (registry, "aero_webrtc_rx_dropped_total", AERO_METRIC_COUNTER,
-             "Received l2 messages dropped, by reason (protocol violations, unknown types, "
-             "messages above max-message-size, a full receive queue).", i, "reason",
-             rx_drop_names, RTC_RX_DROP_N_REASONS, m->rx_dropped);
-  series_by (registry, "aero_webrtc_tx_dropped_total", AERO_METRIC_COUNTER,
-             "Messages to peers dropped, by reason (buffered amount above send-queue, "
-             "oversized, refused by the DataChannel).", i, "reason", tx_drop_names,
-             RTC_TX_DROP_N_REASONS, m->tx_dropped);
-  m->rx_errors = series (registry, "aero_webrtc_rx_errors_total", AERO_METRIC_COUNTER,
-                         "ERROR messages received on l2 channels.", i);
-  m->pings_answered = series (registry, "aero_webrtc_pings_answered_total", AERO_METRIC_COUNTER,
-                              "Tunnel PING messages answered with a PONG.", i);
-  m->pongs_received = series (registry, "aero_webrtc_pongs_received_total", AERO_METRIC_COUNTER,
-                              "Tunnel PONG messages received.", i);
-  m->message_too_big_closes = series (registry, "aero_webrtc_message_too_big_closes_total",
-                                      AERO_METRIC_COUNTER,
-                                      "Channels closed because the peer sent a message above "
-                                      "max-message-size.", i);
-  m->violation_closes = series (registry, "aero_webrtc_violation_closes_total",
-                                AERO_METRIC_COUNTER,
-                                "l2 channels closed after repeated protocol violations.", i);
-  m->idle_closes = series (registry, "aero_webrtc_idle_closes_total", AERO_METRIC_COUNTER,
-                           "l2 channels closed after the idle timeout.", i);
-  m->backpressure_closes = series (registry, "aero_webrtc_backpressure_closes_total",
-                                   AERO_METRIC_COUNTER,
-                                   "l2 channels closed because the peer did not read fast "
-                                   "enough.", i);
+  m->peers_active
+      = aero_metrics_instance_series (registry, "aero_webrtc_peers_active", AERO_METRIC_GAUGE,
+                                      "WebRTC peer connections currently open.", i, NULL, NULL);
+  m->peers_created = aero_metrics_instance_series (
+      registry, "aero_webrtc_peers_created_total", AERO_METRIC_COUNTER,
+      "WebRTC peer connections created for an offer.", i, NULL, NULL);
+  aero_metrics_instance_series_all (registry, "aero_webrtc_offers_refused_total",
+                                    AERO_METRIC_COUNTER,
+                                    "Offers refused before or during negotiation, by reason.", i,
+                                    "reason", refuse_names, RTC_REFUSE_N_REASONS, m->peers_refused);
+  aero_metrics_instance_series_all (registry, "aero_webrtc_peers_closed_total", AERO_METRIC_COUNTER,
+                                    "WebRTC peer connections torn down, by reason.", i, "reason",
+                                    peer_end_names, RTC_PEER_END_N_REASONS, m->peers_closed);
+  m->connect_timeouts = aero_metrics_instance_series (
+      registry, "aero_webrtc_connect_timeouts_total", AERO_METRIC_COUNTER,
+      "Peer connections torn down because no channel opened within "
+      "connect-timeout.",
+      i, NULL, NULL);
+  aero_metrics_instance_series_all (registry, "aero_webrtc_channels_active", AERO_METRIC_GAUGE,
+                                    "DataChannels currently open, by label.", i, "label",
+                                    label_names, RTC_LABEL_N, m->channels_active);
+  aero_metrics_instance_series_all (registry, "aero_webrtc_channels_opened_total",
+                                    AERO_METRIC_COUNTER, "DataChannels accepted, by label.", i,
+                                    "label", label_names, RTC_LABEL_N, m->channels_opened);
+  aero_metrics_instance_series_all (
+      registry, "aero_webrtc_channels_refused_total", AERO_METRIC_COUNTER,
+      "DataChannels closed as soon as they opened, by reason.", i, "reason", channel_refuse_names,
+      RTC_CHANNEL_REFUSE_N_REASONS, m->channels_refused);
+  aero_metrics_instance_series_all (registry, "aero_webrtc_rx_messages_total", AERO_METRIC_COUNTER,
+                                    "DataChannel messages received, by label.", i, "label",
+                                    label_names, RTC_LABEL_N, m->rx_messages);
+  aero_metrics_instance_series_all (registry, "aero_webrtc_rx_bytes_total", AERO_METRIC_COUNTER,
+                                    "Bytes of DataChannel messages received, by label.", i, "label",
+                                    label_names, RTC_LABEL_N, m->rx_bytes);
+  aero_metrics_instance_series_all (registry, "aero_webrtc_tx_messages_total", AERO_METRIC_COUNTER,
+                                    "DataChannel messages sent, by label.", i, "label", label_names,
+                                    RTC_LABEL_N, m->tx_messages);
+  aero_metrics_instance_series_all (registry, "aero_webrtc_tx_bytes_total", AERO_METRIC_COUNTER,
+                                    "Bytes of DataChannel messages sent, by label.", i, "label",
+                                    label_names, RTC_LABEL_N, m->tx_bytes);
+  aero_metrics_instance_series_all (
+      registry, "aero_webrtc_rx_dropped_total", AERO_METRIC_COUNTER,
+      "Received l2 messages dropped, by reason (protocol violations, unknown types, "
+      "messages above max-message-size, a full receive queue).",
+      i, "reason", rx_drop_names, RTC_RX_DROP_N_REASONS, m->rx_dropped);
+  aero_metrics_instance_series_all (
+      registry, "aero_webrtc_tx_dropped_total", AERO_METRIC_COUNTER,
+      "Messages to peers dropped, by reason (buffered amount above send-queue, "
+      "oversized, refused by the DataChannel).",
+      i, "reason", tx_drop_names, RTC_TX_DROP_N_REASONS, m->tx_dropped);
+  m->rx_errors
+      = aero_metrics_instance_series (registry, "aero_webrtc_rx_errors_total", AERO_METRIC_COUNTER,
+                                      "ERROR messages received on l2 channels.", i, NULL, NULL);
+  m->pings_answered = aero_metrics_instance_series (
+      registry, "aero_webrtc_pings_answered_total", AERO_METRIC_COUNTER,
+      "Tunnel PING messages answered with a PONG.", i, NULL, NULL);
+  m->pongs_received = aero_metrics_instance_series (
+      registry, "aero_webrtc_pongs_received_total", AERO_METRIC_COUNTER,
+      "Tunnel PONG messages received.", i, NULL, NULL);
+  m->message_too_big_closes = aero_metrics_instance_series (
+      registry, "aero_webrtc_message_too_big_closes_total", AERO_METRIC_COUNTER,
+      "Channels closed because the peer sent a message above "
+      "max-message-size.",
+      i, NULL, NULL);
+  m->violation_closes = aero_metrics_instance_series (
+      registry, "aero_webrtc_violation_closes_total", AERO_METRIC_COUNTER,
+      "l2 channels closed after repeated protocol violations.", i, NULL, NULL);
+  m->idle_closes = aero_metrics_instance_series (
+      registry, "aero_webrtc_idle_closes_total", AERO_METRIC_COUNTER,
+      "l2 channels closed after the idle timeout.", i, NULL, NULL);
+  m->backpressure_closes = aero_metrics_instance_series (
+      registry, "aero_webrtc_backpressure_closes_total", AERO_METRIC_COUNTER,
+      "l2 channels closed because the peer did not read fast "
+      "enough.",
+      i, NULL, NULL);
   m->l2_closed = aero_metrics_family (registry, "aero_webrtc_l2_closed_total",
                                       AERO_METRIC_COUNTER, "l2 channels closed, by close reason.",
                                       closed_labels);
@@ -215,11 +199,12 @@ rtc_metrics_new (AeroMetrics *registry, const char *instance)
       m->udp_datagrams_out = aero_metric_family_series (dgrams, out);
       m->udp_datagrams_in = aero_metric_family_series (dgrams, in);
     }
-  series_by (registry, "aero_webrtc_udp_dropped_total", AERO_METRIC_COUNTER,
-             "Datagrams of udp channels dropped, by reason.", i, "reason", udp_drop_names,
-             RTC_UDP_DROP_N_REASONS, m->udp_dropped);
-  m->udp_bindings_active = series (registry, "aero_webrtc_udp_bindings_active", AERO_METRIC_GAUGE,
-                                   "Host UDP sockets open for guest ports.", i);
+  aero_metrics_instance_series_all (registry, "aero_webrtc_udp_dropped_total", AERO_METRIC_COUNTER,
+                                    "Datagrams of udp channels dropped, by reason.", i, "reason",
+                                    udp_drop_names, RTC_UDP_DROP_N_REASONS, m->udp_dropped);
+  m->udp_bindings_active = aero_metrics_instance_series (
+      registry, "aero_webrtc_udp_bindings_active", AERO_METRIC_GAUGE,
+      "Host UDP sockets open for guest ports.", i, NULL, NULL);
   return m;
 }
 

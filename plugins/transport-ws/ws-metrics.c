@@ -39,36 +39,6 @@ ws_refuse_reason_to_string (WsRefuseReason reason)
   return reason < WS_REFUSE_N_REASONS ? refuse_names[reason] : "unknown";
 }
 
-/* One series of a family labelled by instance only. */
-static AeroMetric *
-series (AeroMetrics *registry, const char *name, AeroMetricType type, const char *help,
-        const char *instance)
-{
-  static const char *const labels[] = { "instance", NULL };
-  const char *values[] = { instance, NULL };
-  AeroMetricFamily *family = aero_metrics_family (registry, name, type, help, labels);
-
-  return family ? aero_metric_family_series (family, values) : NULL;
-}
-
-/* Every series of a family labelled by instance and reason, created up
- * front so that a scrape shows the zeros. */
-static void
-series_by_reason (AeroMetrics *registry, const char *name, const char *help, const char *instance,
-                  const char *const *reasons, guint n, AeroMetric **out)
-{
-  static const char *const labels[] = { "instance", "reason", NULL };
-  AeroMetricFamily *family = aero_metrics_family (registry, name, AERO_METRIC_COUNTER, help,
-                                                  labels);
-
-  for (guint i = 0; i < n; i++)
-    {
-      const char *values[] = { instance, reasons[i], NULL };
-
-      out[i] = family ? aero_metric_family_series (family, values) : NULL;
-    }
-}
-
 /**
  * ws_metrics_new:
  * @registry: the host's registry
@@ -87,49 +57,64 @@ ws_metrics_new (AeroMetrics *registry, const char *instance, gboolean client)
   const char *i = instance;
 
   m->instance = g_strdup (instance);
-  m->active = series (registry, "aero_ws_tunnels_active", AERO_METRIC_GAUGE,
-                      "WebSocket tunnels currently open.", i);
-  m->rx_messages = series (registry, "aero_ws_rx_messages_total", AERO_METRIC_COUNTER,
-                           "WebSocket messages received from peers.", i);
-  m->rx_bytes = series (registry, "aero_ws_rx_bytes_total", AERO_METRIC_COUNTER,
-                        "Bytes of WebSocket messages received from peers.", i);
-  series_by_reason (registry, "aero_ws_rx_dropped_total",
-                    "Received messages dropped, by reason (protocol violations, unknown "
-                    "types, refused oversized messages).",
-                    i, rx_drop_names, WS_RX_DROP_N_REASONS, m->rx_dropped);
-  m->rx_errors = series (registry, "aero_ws_rx_errors_total", AERO_METRIC_COUNTER,
-                         "ERROR messages received from peers.", i);
-  m->tx_messages = series (registry, "aero_ws_tx_messages_total", AERO_METRIC_COUNTER,
-                           "Tunnel messages handed to the WebSocket connection.", i);
-  m->tx_bytes = series (registry, "aero_ws_tx_bytes_total", AERO_METRIC_COUNTER,
-                        "Bytes of tunnel messages handed to the WebSocket connection.", i);
-  series_by_reason (registry, "aero_ws_tx_dropped_total",
-                    "Frames to peers dropped, by reason (send queue full, oversized).", i,
-                    tx_drop_names, WS_TX_DROP_N_REASONS, m->tx_dropped);
-  m->pings_answered = series (registry, "aero_ws_pings_answered_total", AERO_METRIC_COUNTER,
-                              "Tunnel PING messages answered with a PONG.", i);
-  m->pongs_received = series (registry, "aero_ws_pongs_received_total", AERO_METRIC_COUNTER,
-                              "Tunnel PONG messages received.", i);
-  m->backpressure_closes = series (registry, "aero_ws_backpressure_closes_total",
-                                   AERO_METRIC_COUNTER,
-                                   "Tunnels closed because the peer did not read fast enough.", i);
-  m->idle_closes = series (registry, "aero_ws_idle_closes_total", AERO_METRIC_COUNTER,
-                           "Tunnels closed after the idle timeout.", i);
-  m->violation_closes = series (registry, "aero_ws_violation_closes_total", AERO_METRIC_COUNTER,
-                                "Tunnels closed after repeated protocol violations.", i);
-  m->too_big_closes = series (registry, "aero_ws_too_big_closes_total", AERO_METRIC_COUNTER,
-                              "Tunnels closed because the peer sent a message above the "
-                              "maximum message size (or a bad control frame).", i);
+  m->active = aero_metrics_instance_series (registry, "aero_ws_tunnels_active", AERO_METRIC_GAUGE,
+                                            "WebSocket tunnels currently open.", i, NULL, NULL);
+  m->rx_messages
+      = aero_metrics_instance_series (registry, "aero_ws_rx_messages_total", AERO_METRIC_COUNTER,
+                                      "WebSocket messages received from peers.", i, NULL, NULL);
+  m->rx_bytes = aero_metrics_instance_series (
+      registry, "aero_ws_rx_bytes_total", AERO_METRIC_COUNTER,
+      "Bytes of WebSocket messages received from peers.", i, NULL, NULL);
+  aero_metrics_instance_series_all (
+      registry, "aero_ws_rx_dropped_total", AERO_METRIC_COUNTER,
+      "Received messages dropped, by reason (protocol violations, unknown "
+      "types, refused oversized messages).",
+      i, "reason", rx_drop_names, WS_RX_DROP_N_REASONS, m->rx_dropped);
+  m->rx_errors
+      = aero_metrics_instance_series (registry, "aero_ws_rx_errors_total", AERO_METRIC_COUNTER,
+                                      "ERROR messages received from peers.", i, NULL, NULL);
+  m->tx_messages = aero_metrics_instance_series (
+      registry, "aero_ws_tx_messages_total", AERO_METRIC_COUNTER,
+      "Tunnel messages handed to the WebSocket connection.", i, NULL, NULL);
+  m->tx_bytes = aero_metrics_instance_series (
+      registry, "aero_ws_tx_bytes_total", AERO_METRIC_COUNTER,
+      "Bytes of tunnel messages handed to the WebSocket connection.", i, NULL, NULL);
+  aero_metrics_instance_series_all (
+      registry, "aero_ws_tx_dropped_total", AERO_METRIC_COUNTER,
+      "Frames to peers dropped, by reason (send queue full, oversized).", i, "reason",
+      tx_drop_names, WS_TX_DROP_N_REASONS, m->tx_dropped);
+  m->pings_answered
+      = aero_metrics_instance_series (registry, "aero_ws_pings_answered_total", AERO_METRIC_COUNTER,
+                                      "Tunnel PING messages answered with a PONG.", i, NULL, NULL);
+  m->pongs_received
+      = aero_metrics_instance_series (registry, "aero_ws_pongs_received_total", AERO_METRIC_COUNTER,
+                                      "Tunnel PONG messages received.", i, NULL, NULL);
+  m->backpressure_closes = aero_metrics_instance_series (
+      registry, "aero_ws_backpressure_closes_total", AERO_METRIC_COUNTER,
+      "Tunnels closed because the peer did not read fast enough.", i, NULL, NULL);
+  m->idle_closes
+      = aero_metrics_instance_series (registry, "aero_ws_idle_closes_total", AERO_METRIC_COUNTER,
+                                      "Tunnels closed after the idle timeout.", i, NULL, NULL);
+  m->violation_closes = aero_metrics_instance_series (
+      registry, "aero_ws_violation_closes_total", AERO_METRIC_COUNTER,
+      "Tunnels closed after repeated protocol violations.", i, NULL, NULL);
+  m->too_big_closes
+      = aero_metrics_instance_series (registry, "aero_ws_too_big_closes_total", AERO_METRIC_COUNTER,
+                                      "Tunnels closed because the peer sent a message above the "
+                                      "maximum message size (or a bad control frame).",
+                                      i, NULL, NULL);
   m->closed = aero_metrics_family (registry, "aero_ws_tunnels_closed_total", AERO_METRIC_COUNTER,
                                    "Tunnels closed, by close reason.", closed_labels);
 
   if (!client)
     {
-      m->accepted = series (registry, "aero_ws_tunnels_accepted_total", AERO_METRIC_COUNTER,
-                            "WebSocket upgrades accepted.", i);
-      series_by_reason (registry, "aero_ws_tunnels_refused_total",
-                        "WebSocket upgrades refused, by reason.", i, refuse_names,
-                        WS_REFUSE_N_REASONS, m->refused);
+      m->accepted = aero_metrics_instance_series (registry, "aero_ws_tunnels_accepted_total",
+                                                  AERO_METRIC_COUNTER,
+                                                  "WebSocket upgrades accepted.", i, NULL, NULL);
+      aero_metrics_instance_series_all (registry, "aero_ws_tunnels_refused_total",
+                                        AERO_METRIC_COUNTER,
+                                        "WebSocket upgrades refused, by reason.", i, "reason",
+                                        refuse_names, WS_REFUSE_N_REASONS, m->refused);
     }
   else
     {
@@ -143,14 +128,17 @@ ws_metrics_new (AeroMetrics *registry, const char *instance, gboolean client)
                                       "Client connection attempts, by result.", result_labels);
       m->connects_ok = connects ? aero_metric_family_series (connects, ok) : NULL;
       m->connects_failed = connects ? aero_metric_family_series (connects, failed) : NULL;
-      m->reconnects = series (registry, "aero_ws_client_reconnects_total", AERO_METRIC_COUNTER,
-                              "Client connections made after an earlier one ended.", i);
-      m->keepalive_timeouts = series (registry, "aero_ws_client_keepalive_timeouts_total",
-                                      AERO_METRIC_COUNTER,
-                                      "Client connections dropped because no PONG arrived in "
-                                      "time.", i);
-      m->pings_sent = series (registry, "aero_ws_client_pings_sent_total", AERO_METRIC_COUNTER,
-                              "Keepalive PING messages sent by the client.", i);
+      m->reconnects = aero_metrics_instance_series (
+          registry, "aero_ws_client_reconnects_total", AERO_METRIC_COUNTER,
+          "Client connections made after an earlier one ended.", i, NULL, NULL);
+      m->keepalive_timeouts = aero_metrics_instance_series (
+          registry, "aero_ws_client_keepalive_timeouts_total", AERO_METRIC_COUNTER,
+          "Client connections dropped because no PONG arrived in "
+          "time.",
+          i, NULL, NULL);
+      m->pings_sent = aero_metrics_instance_series (
+          registry, "aero_ws_client_pings_sent_total", AERO_METRIC_COUNTER,
+          "Keepalive PING messages sent by the client.", i, NULL, NULL);
     }
   return m;
 }

@@ -265,6 +265,34 @@ aero_metrics_gauge (AeroMetrics *metrics, const char *name, const char *help)
   return family != NULL ? aero_metric_family_series (family, NULL) : NULL;
 }
 
+AeroMetric *
+aero_metrics_instance_series (AeroMetrics *metrics, const char *name, AeroMetricType type,
+                              const char *help, const char *instance, const char *label,
+                              const char *value)
+{
+  const char *names[] = { "instance", label, NULL };
+  const char *values[] = { instance, label != NULL ? value : NULL, NULL };
+  AeroMetricFamily *family = aero_metrics_family (metrics, name, type, help, names);
+
+  return family != NULL ? aero_metric_family_series (family, values) : NULL;
+}
+
+void
+aero_metrics_instance_series_all (AeroMetrics *metrics, const char *name, AeroMetricType type,
+                                  const char *help, const char *instance, const char *label,
+                                  const char *const *values, guint n, AeroMetric **out)
+{
+  const char *names[] = { "instance", label, NULL };
+  AeroMetricFamily *family = aero_metrics_family (metrics, name, type, help, names);
+
+  for (guint i = 0; i < n; i++)
+    {
+      const char *v[] = { instance, values[i], NULL };
+
+      out[i] = family != NULL ? aero_metric_family_series (family, v) : NULL;
+    }
+}
+
 void
 aero_metric_add (AeroMetric *metric, double value)
 {

@@ -110,6 +110,47 @@ AeroMetric *aero_metrics_counter (AeroMetrics *metrics, const char *name, const 
 AeroMetric *aero_metrics_gauge (AeroMetrics *metrics, const char *name, const char *help);
 
 /**
+ * aero_metrics_instance_series:
+ * @metrics: a registry
+ * @name: metric name
+ * @type: counter or gauge
+ * @help: help text
+ * @instance: the instance name (value of the "instance" label)
+ * @label: (nullable): a second label name, or %NULL for "instance" only
+ * @value: (nullable): the value of @label (ignored without @label)
+ *
+ * Shorthand for a plugin instance's series: declares (or finds) the family
+ * labelled "instance" (and @label) and returns the series for @instance
+ * (and @value).
+ *
+ * Returns: (transfer none) (nullable): the series, or %NULL if the family
+ *   was declared before with another type or label set.
+ */
+AeroMetric *aero_metrics_instance_series (AeroMetrics *metrics, const char *name,
+                                          AeroMetricType type, const char *help,
+                                          const char *instance, const char *label,
+                                          const char *value);
+
+/**
+ * aero_metrics_instance_series_all:
+ * @metrics: a registry
+ * @name: metric name
+ * @type: counter or gauge
+ * @help: help text
+ * @instance: the instance name
+ * @label: the second label's name
+ * @values: (array length=n): every value the label takes
+ * @n: number of @values
+ * @out: (out caller-allocates) (array length=n): the series, one per value
+ *
+ * Like aero_metrics_instance_series() for every value of @label at once,
+ * so that a scrape shows the zeros before anything happened.
+ */
+void aero_metrics_instance_series_all (AeroMetrics *metrics, const char *name, AeroMetricType type,
+                                       const char *help, const char *instance, const char *label,
+                                       const char *const *values, guint n, AeroMetric **out);
+
+/**
  * aero_metric_add:
  * @metric: (nullable): a series
  * @value: amount to add (counters: must be ≥ 0)
