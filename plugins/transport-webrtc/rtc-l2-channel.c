@@ -25,8 +25,7 @@ struct _RtcL2Channel
 
   guint64 violations;
   guint errors_logged;
-  gint64 last_rx_us;
-  guint idle_timer;
+  AeroIdleTimer *idle; /* closes the channel after idle-timeout */
 
   gboolean close_started;
   AeroCloseReason close_reason;
@@ -42,7 +41,6 @@ G_DEFINE_FINAL_TYPE (RtcL2Channel, rtc_l2_channel, AERO_TYPE_CHANNEL)
 enum { SIGNAL_FINISHED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
-static void channel_arm_idle (RtcL2Channel *self, guint64 delay_ms);
 
 static const char *
 peer_text (RtcL2Channel *self)
@@ -87,7 +85,7 @@ channel_end (RtcL2Channel *self, AeroCloseReason reason, const char *detail)
   self->ended = TRUE;
   g_object_ref (self);
 
-  g_clear_handle_id (&self->idle_timer, g_source_remove);
+  g_clear_pointer (&self->idle, aero_idle_timer_free);
   g_clear_handle_id (&self->close_timer, g_source_remove);
   if (self->counted_active)
     {
@@ -248,7 +246,8 @@ on_message (RtcDataChannel *dc, GBytes *message, gboolean is_text, gpointer user
     return;
   aero_metric_inc (self->metrics->rx_messages[RTC_LABEL_L2]);
   aero_metric_add (self->metrics->rx_bytes[RTC_LABEL_L2], (double) len);
-  self->last_rx_us = g_get_monotonic_time ();
+  if (self->idle)
+    aero_idle_timer_touch (self->idle);
 
   if (len > self->opts.max_message_size)
     {
@@ -331,29 +330,13 @@ static gboolean
 idle_timer_cb (gpointer user_data)
 {
   RtcL2Channel *self = user_data;
-  gint64 idle_us = (gint64) self->opts.idle_timeout_ms * 1000;
-  gint64 quiet_us = g_get_monotonic_time () - self->last_rx_us;
 
-  self->idle_timer = 0;
+  g_clear_pointer (&self->idle, aero_idle_timer_free);
   if (self->ended || self->close_started)
     return G_SOURCE_REMOVE;
-  if (quiet_us < idle_us)
-    {
-      channel_arm_idle (self, (guint64) (idle_us - quiet_us + 999) / 1000);
-      return G_SOURCE_REMOVE;
-    }
   aero_metric_inc (self->metrics->idle_closes);
   aero_channel_close (AERO_CHANNEL (self), AERO_CLOSE_IDLE, "idle timeout");
   return G_SOURCE_REMOVE;
-}
-
-/* One timer, re-armed for the remainder when it fires early, so that a
- * received message costs no timer work. */
-static void
-channel_arm_idle (RtcL2Channel *self, guint64 delay_ms)
-{
-  g_clear_handle_id (&self->idle_timer, g_source_remove);
-  self->idle_timer = g_timeout_add ((guint) MIN (delay_ms, G_MAXUINT), idle_timer_cb, self);
 }
 
 static gboolean
@@ -378,7 +361,7 @@ rtc_l2_channel_close (AeroChannel *channel, AeroCloseReason reason, const char *
   self->close_reason = reason;
   g_free (self->close_message);
   self->close_message = g_strdup (message ? message : aero_close_reason_to_string (reason));
-  g_clear_handle_id (&self->idle_timer, g_source_remove);
+  g_clear_pointer (&self->idle, aero_idle_timer_free);
   AERO_LOG_DEBUG (self->component, "peer", peer_text (self), "session", session_text (self),
                   "reason", aero_close_reason_to_string (reason), "MESSAGE",
                   "closing l2 channel: %s", self->close_message);
@@ -405,7 +388,7 @@ rtc_l2_channel_dispose (GObject *object)
 {
   RtcL2Channel *self = RTC_L2_CHANNEL (object);
 
-  g_clear_handle_id (&self->idle_timer, g_source_remove);
+  g_clear_pointer (&self->idle, aero_idle_timer_free);
   g_clear_handle_id (&self->close_timer, g_source_remove);
   if (self->dc && !self->finished)
     {
@@ -498,7 +481,6 @@ rtc_l2_channel_open (RtcL2Channel *self, AeroHost *host, AeroComponent *transpor
   aero_metric_add (self->metrics->channels_active[RTC_LABEL_L2], 1);
   aero_metric_inc (self->metrics->channels_opened[RTC_LABEL_L2]);
   self->counted_active = TRUE;
-  self->last_rx_us = g_get_monotonic_time ();
   rtc_data_channel_set_low_threshold (self->dc, self->opts.send_queue / 2);
   self->handlers[0] = g_signal_connect (self->dc, "message", G_CALLBACK (on_message), self);
   self->handlers[1] = g_signal_connect (self->dc, "closed", G_CALLBACK (on_closed), self);
@@ -506,7 +488,7 @@ rtc_l2_channel_open (RtcL2Channel *self, AeroHost *host, AeroComponent *transpor
   self->handlers[3] = g_signal_connect (self->dc, "buffered-amount-low",
                                         G_CALLBACK (on_buffered_amount_low), self);
   if (self->opts.idle_timeout_ms > 0)
-    channel_arm_idle (self, self->opts.idle_timeout_ms);
+    self->idle = aero_idle_timer_new (self->opts.idle_timeout_ms, idle_timer_cb, self);
   AERO_LOG_INFO (self->component, "peer", peer_text (self), "session", session_text (self),
                  "MESSAGE", "l2 channel opened (%s, reliable)",
                  rtc_data_channel_get_ordered (self->dc) ? "ordered" : "unordered");

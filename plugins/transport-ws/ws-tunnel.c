@@ -42,8 +42,7 @@ struct _WsTunnel
 
   guint64 violations;
   guint errors_logged;
-  gint64 last_rx_us;
-  guint idle_timer;
+  AeroIdleTimer *idle;             /* closes the tunnel after idle-timeout */
   guint keepalive_timer;
   gboolean pong_due;               /* a PING is unanswered */
   gboolean io_error;               /* libsoup reported an I/O error */
@@ -71,7 +70,6 @@ enum { SIGNAL_FINISHED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void tunnel_start_close (WsTunnel *self);
-static void tunnel_arm_idle (WsTunnel *self, guint64 delay_ms);
 
 /**
  * ws_tunnel_wire_size:
@@ -160,7 +158,7 @@ tunnel_end (WsTunnel *self, AeroCloseReason reason, const char *detail)
   self->ended = TRUE;
   g_object_ref (self);
 
-  g_clear_handle_id (&self->idle_timer, g_source_remove);
+  g_clear_pointer (&self->idle, aero_idle_timer_free);
   g_clear_handle_id (&self->keepalive_timer, g_source_remove);
   g_clear_handle_id (&self->close_timer, g_source_remove);
   g_clear_handle_id (&self->ready_idle, g_source_remove);
@@ -430,7 +428,8 @@ on_message (SoupWebsocketConnection *ws, int type, GBytes *message, gpointer use
   if (self->ended || self->close_started)
     return;
 
-  self->last_rx_us = g_get_monotonic_time ();
+  if (self->idle)
+    aero_idle_timer_touch (self->idle);
   data = g_bytes_get_data (message, &size);
   aero_metric_inc (self->metrics->rx_messages);
   aero_metric_add (self->metrics->rx_bytes, (double) size);
@@ -567,29 +566,13 @@ static gboolean
 idle_timer_cb (gpointer user_data)
 {
   WsTunnel *self = user_data;
-  gint64 idle_us = (gint64) self->opts.idle_timeout_ms * 1000;
-  gint64 quiet_us = g_get_monotonic_time () - self->last_rx_us;
 
-  self->idle_timer = 0;
+  g_clear_pointer (&self->idle, aero_idle_timer_free);
   if (self->ended || self->close_started)
     return G_SOURCE_REMOVE;
-  if (quiet_us < idle_us)
-    {
-      tunnel_arm_idle (self, (guint64) (idle_us - quiet_us + 999) / 1000);
-      return G_SOURCE_REMOVE;
-    }
   aero_metric_inc (self->metrics->idle_closes);
   aero_channel_close (AERO_CHANNEL (self), AERO_CLOSE_IDLE, "idle timeout");
   return G_SOURCE_REMOVE;
-}
-
-/* One timer per tunnel, re-armed for the remainder when it fires early,
- * so that receiving a message costs no timer work. */
-static void
-tunnel_arm_idle (WsTunnel *self, guint64 delay_ms)
-{
-  g_clear_handle_id (&self->idle_timer, g_source_remove);
-  self->idle_timer = g_timeout_add ((guint) MIN (delay_ms, G_MAXUINT), idle_timer_cb, self);
 }
 
 static gboolean
@@ -654,7 +637,7 @@ tunnel_start_close (WsTunnel *self)
   g_autofree char *reason_text = NULL;
 
   self->close_started = TRUE;
-  g_clear_handle_id (&self->idle_timer, g_source_remove);
+  g_clear_pointer (&self->idle, aero_idle_timer_free);
   g_clear_handle_id (&self->keepalive_timer, g_source_remove);
 
   if (self->ws == NULL || soup_websocket_connection_get_state (self->ws) != SOUP_WEBSOCKET_STATE_OPEN)
@@ -709,7 +692,7 @@ ws_tunnel_dispose (GObject *object)
 {
   WsTunnel *self = WS_TUNNEL (object);
 
-  g_clear_handle_id (&self->idle_timer, g_source_remove);
+  g_clear_pointer (&self->idle, aero_idle_timer_free);
   g_clear_handle_id (&self->keepalive_timer, g_source_remove);
   g_clear_handle_id (&self->close_timer, g_source_remove);
   g_clear_handle_id (&self->ready_idle, g_source_remove);
@@ -836,7 +819,6 @@ ws_tunnel_attach (WsTunnel *self, GIOStream *stream, GBytes *prefix, GUri *uri,
 
   aero_metric_add (self->metrics->active, 1);
   self->counted_active = TRUE;
-  self->last_rx_us = g_get_monotonic_time ();
 
   /* What the session sent before the connection existed goes first. */
   queued = g_queue_copy (&self->pending);
@@ -854,7 +836,7 @@ ws_tunnel_attach (WsTunnel *self, GIOStream *stream, GBytes *prefix, GUri *uri,
       return;
     }
   if (self->opts.idle_timeout_ms > 0)
-    tunnel_arm_idle (self, self->opts.idle_timeout_ms);
+    self->idle = aero_idle_timer_new (self->opts.idle_timeout_ms, idle_timer_cb, self);
   if (self->client && self->opts.keepalive_ms > 0)
     self->keepalive_timer = g_timeout_add ((guint) self->opts.keepalive_ms, keepalive_cb, self);
 }

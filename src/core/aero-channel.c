@@ -198,3 +198,69 @@ aero_channel_is_closing (AeroChannel *self)
 STRING_ACCESSORS (peer)
 STRING_ACCESSORS (principal)
 STRING_ACCESSORS (session_id)
+
+/* ---- idle timer ------------------------------------------------------------- */
+
+struct _AeroIdleTimer
+{
+  gint64 timeout_us;
+  gint64 last_us;  /* monotonic time of the last activity */
+  guint source_id; /* the pending timeout, 0 once fired */
+  GSourceFunc func;
+  gpointer user_data;
+};
+
+static gboolean idle_timer_cb (gpointer data);
+
+static void
+idle_timer_arm (AeroIdleTimer *timer, gint64 delay_us)
+{
+  guint64 ms = (guint64) (delay_us + 999) / 1000;
+
+  timer->source_id = g_timeout_add ((guint) MIN (ms, G_MAXUINT), idle_timer_cb, timer);
+}
+
+static gboolean
+idle_timer_cb (gpointer data)
+{
+  AeroIdleTimer *timer = data;
+  gint64 quiet_us = g_get_monotonic_time () - timer->last_us;
+
+  timer->source_id = 0;
+  if (quiet_us < timer->timeout_us)
+    idle_timer_arm (timer, timer->timeout_us - quiet_us);
+  else
+    timer->func (timer->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+AeroIdleTimer *
+aero_idle_timer_new (guint timeout_ms, GSourceFunc func, gpointer user_data)
+{
+  AeroIdleTimer *timer = g_new0 (AeroIdleTimer, 1);
+
+  g_return_val_if_fail (func != NULL, timer);
+  timer->timeout_us = (gint64) timeout_ms * 1000;
+  timer->last_us = g_get_monotonic_time ();
+  timer->func = func;
+  timer->user_data = user_data;
+  if (timeout_ms > 0)
+    idle_timer_arm (timer, timer->timeout_us);
+  return timer;
+}
+
+void
+aero_idle_timer_touch (AeroIdleTimer *timer)
+{
+  g_return_if_fail (timer != NULL);
+  timer->last_us = g_get_monotonic_time ();
+}
+
+void
+aero_idle_timer_free (AeroIdleTimer *timer)
+{
+  if (timer == NULL)
+    return;
+  g_clear_handle_id (&timer->source_id, g_source_remove);
+  g_free (timer);
+}

@@ -176,4 +176,42 @@ const char *aero_channel_get_session_id (AeroChannel *self);
  */
 void aero_channel_set_session_id (AeroChannel *self, const char *session_id);
 
+/**
+ * AeroIdleTimer:
+ *
+ * Calls a function once a given time has passed without activity, for
+ * transports that close quiet channels. Marking activity costs no timer
+ * work: one GLib timeout is re-armed for the remainder when it fires early.
+ */
+typedef struct _AeroIdleTimer AeroIdleTimer;
+
+/**
+ * aero_idle_timer_new:
+ * @timeout_ms: quiet time after which @func runs; 0 for never
+ * @func: called once, from the thread-default main context, when the time
+ *   has passed (its return value is ignored)
+ * @user_data: passed to @func
+ *
+ * Starts the timer, counting from now.
+ *
+ * Returns: (transfer full): the timer; stop it with aero_idle_timer_free().
+ */
+AeroIdleTimer *aero_idle_timer_new (guint timeout_ms, GSourceFunc func, gpointer user_data);
+
+/**
+ * aero_idle_timer_touch:
+ * @timer: a timer
+ *
+ * Records activity now: the quiet time starts again.
+ */
+void aero_idle_timer_touch (AeroIdleTimer *timer);
+
+/**
+ * aero_idle_timer_free:
+ * @timer: (nullable): a timer
+ *
+ * Stops the timer (@func will not run) and frees it.
+ */
+void aero_idle_timer_free (AeroIdleTimer *timer);
+
 G_END_DECLS
