@@ -8,6 +8,7 @@
  *   dns = 10.0.2.3              ; default: network + 3
  *   dhcp-start = 10.0.2.15      ; first of 16 DHCP leases; default: network + 15
  *   mtu = 1500                  ; 68..65520 (1280.. with IPv6)
+ *   offload = false             ; clients segment: frames up to 64 KiB both ways
  *   hostname =                  ; optional DHCP host name option
  *   domain =                    ; optional DHCP domain name
  *   search =                    ; optional DHCP search domains (list)
@@ -75,6 +76,7 @@ typedef struct {
   guint8 dns[4];
   guint8 dhcp_start[4];
   guint mtu;
+  gboolean offload; /* frames up to 65,535 bytes; libslirp's MTU raised for TCP */
   char *hostname;
   char *domain;
   char **search;

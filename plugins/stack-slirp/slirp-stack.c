@@ -11,6 +11,7 @@
 #define VLAN_TAG_LEN 4
 #define MAX_LOGGED_GUEST_ERRORS 10
 #define RDNSS_LIFETIME 1200 /* seconds: twice the longest RA interval */
+#define MTU_OFFLOAD 65520   /* libslirp's largest; its TCP MSS then reaches 65,480 */
 
 struct _AeroSlirpStack
 {
@@ -404,8 +405,15 @@ fill_config (const AeroSlirpSettings *s, SlirpConfig *cfg)
   memcpy (&cfg->vnameserver6, s->ipv6_dns, 16);
   cfg->vdnssearch = (const char **) s->search;
   cfg->vdomainname = s->domain;
-  cfg->if_mtu = s->mtu;
-  cfg->if_mru = s->mtu;
+  /* With offload the client splits what is larger than the guest's MTU
+   * (tap with offload = true). libslirp 4.7 then sends TCP segments of up
+   * to 32 KiB (TCP_MAXSEG_MAX) to the guest: it honours the MSS of a
+   * guest's SYN only on connections from the host side, not on the NAT
+   * connections it completes after its own connect() (tcp_input.c,
+   * cont_conn: the options are not parsed again). So every client of such
+   * a stack must take frames that large. */
+  cfg->if_mtu = s->offload ? MTU_OFFLOAD : s->mtu;
+  cfg->if_mru = cfg->if_mtu;
   cfg->disable_host_loopback = !s->host_loopback;
   cfg->enable_emu = false;
   cfg->disable_dns = true;
@@ -425,8 +433,10 @@ aero_slirp_stack_new (AeroSlirpFactory *factory, const char *session_id, GError 
   self->metrics = aero_slirp_factory_get_metrics (factory);
   self->component = g_strdup (aero_slirp_factory_get_instance (factory));
   self->session_id = g_strdup (session_id ? session_id : "?");
-  self->max_frame = MIN ((gsize) self->settings->mtu + AERO_ETH_HEADER_LEN + VLAN_TAG_LEN,
-                         (gsize) AERO_FRAME_MAX_LEN);
+  self->max_frame = self->settings->offload
+                      ? AERO_FRAME_MAX_LEN
+                      : MIN ((gsize) self->settings->mtu + AERO_ETH_HEADER_LEN + VLAN_TAG_LEN,
+                             (gsize) AERO_FRAME_MAX_LEN);
   self->dns = aero_slirp_dns_new (self->settings, aero_slirp_factory_get_dns_cache (factory),
                                   self->metrics, self->component, self->session_id, dns_reply_cb,
                                   self);
