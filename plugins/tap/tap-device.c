@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <gio/gio.h>
@@ -18,7 +19,7 @@
 #include "tap-device.h"
 
 static gboolean
-configure_link (const char *ifname, guint mtu, gboolean up, GError **error)
+configure_link (const char *ifname, guint mtu, gboolean up, guint *out_mtu, GError **error)
 {
   struct ifreq ifr;
   int sock = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -57,12 +58,40 @@ configure_link (const char *ifname, guint mtu, gboolean up, GError **error)
           return FALSE;
         }
     }
+  if (ioctl (sock, SIOCGIFMTU, &ifr) < 0)
+    {
+      int e = errno;
+
+      close (sock);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "cannot read the MTU of %s: %s",
+                   ifname, g_strerror (e));
+      return FALSE;
+    }
+  *out_mtu = (guint) ifr.ifr_mtu;
   close (sock);
   return TRUE;
 }
 
+static gboolean
+enable_offload (int fd, const char *ifname, GError **error)
+{
+  int hdr_len = sizeof (struct virtio_net_hdr);
+  const char *what = "TUNSETVNETHDRSZ";
+
+  if (ioctl (fd, TUNSETVNETHDRSZ, &hdr_len) == 0)
+    {
+      what = "TUNSETOFFLOAD";
+      if (ioctl (fd, TUNSETOFFLOAD, (unsigned long) (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)) == 0)
+        return TRUE;
+    }
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+               "cannot enable offload on %s (%s): %s", ifname, what, g_strerror (errno));
+  return FALSE;
+}
+
 static int
-open_here (const char *name, guint mtu, gboolean up, char **out_name, GError **error)
+open_here (const char *name, guint mtu, gboolean up, gboolean offload, char **out_name,
+           guint *out_mtu, GError **error)
 {
   struct ifreq ifr;
   int fd = open ("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -74,7 +103,7 @@ open_here (const char *name, guint mtu, gboolean up, char **out_name, GError **e
       return -1;
     }
   memset (&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
   g_strlcpy (ifr.ifr_name, name, IFNAMSIZ);
   if (ioctl (fd, TUNSETIFF, &ifr) < 0)
     {
@@ -85,7 +114,8 @@ open_here (const char *name, guint mtu, gboolean up, char **out_name, GError **e
                    name, g_strerror (e));
       return -1;
     }
-  if (!configure_link (ifr.ifr_name, mtu, up, error))
+  if ((offload && !enable_offload (fd, ifr.ifr_name, error)) ||
+      !configure_link (ifr.ifr_name, mtu, up, out_mtu, error))
     {
       close (fd);
       return -1;
@@ -95,14 +125,14 @@ open_here (const char *name, guint mtu, gboolean up, char **out_name, GError **e
 }
 
 int
-aero_tap_open (const char *name, const char *netns, guint mtu, gboolean up, char **out_name,
-               GError **error)
+aero_tap_open (const char *name, const char *netns, guint mtu, gboolean up, gboolean offload,
+               char **out_name, guint *out_mtu, GError **error)
 {
   g_autofree char *ns_path = NULL;
   int here, there, fd;
 
   if (netns == NULL || *netns == '\0')
-    return open_here (name, mtu, up, out_name, error);
+    return open_here (name, mtu, up, offload, out_name, out_mtu, error);
 
   ns_path = g_build_filename ("/var/run/netns", netns, NULL);
   here = open ("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -129,7 +159,7 @@ aero_tap_open (const char *name, const char *netns, guint mtu, gboolean up, char
                    "cannot enter network namespace %s: %s", netns, g_strerror (e));
       return -1;
     }
-  fd = open_here (name, mtu, up, out_name, error);
+  fd = open_here (name, mtu, up, offload, out_name, out_mtu, error);
   if (setns (here, CLONE_NEWNET) < 0)
     g_error ("cannot return to the original network namespace: %s", g_strerror (errno));
   close (here);

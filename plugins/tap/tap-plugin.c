@@ -5,17 +5,28 @@
  * The device is opened once, at start, and outlives sessions, so that a
  * client that reconnects finds the same interface. One session uses it at
  * a time. Reading pauses while the session cannot take more frames (the
- * tunnel's send queue is full) instead of dropping them. */
+ * tunnel's send queue is full) instead of dropping them.
+ *
+ * With offload = true the device carries virtio-net headers: the guest's
+ * kernel hands over TCP segments of up to 64 KiB (TSO) and the far side's
+ * large segments reach it in one write, which the kernel splits (GSO).
+ * Fewer, larger frames cross the tunnel while the guest keeps its MTU; see
+ * tap-offload.h for what is done to the frames. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include <glib-unix.h>
 #include <aero-net/aero-net.h>
 
 #include "tap-device.h"
+#include "tap-offload.h"
 
 #define TAP_READ_BUDGET 64
-#define TAP_BUFFER_SIZE 65536
+/* A frame of up to 65,535 bytes, or a TSO segment (at most 64 KiB of IP
+ * packet) behind its virtio-net header. */
+#define TAP_BUFFER_SIZE (sizeof (struct virtio_net_hdr) + 14 + 4 + 65536)
+#define TAP_SEGMENT_DEFAULT 16384
 
 #define TAP_TYPE_STACK (tap_stack_get_type ())
 G_DECLARE_FINAL_TYPE (TapStack, tap_stack, TAP, STACK, GObject)
@@ -30,8 +41,11 @@ struct _TapFactory
   char *netns;
   gint64 mtu;
   gboolean up;
+  gboolean offload;
+  gint64 segment;
 
   char *ifname;
+  guint dev_mtu;
   int fd;
   guint watch;
   guint8 *buffer;
@@ -44,6 +58,10 @@ struct _TapFactory
   AeroMetric *m_tx_dropped;
   AeroMetric *m_rx_discarded;
   AeroMetric *m_busy;
+  AeroMetric *m_rx_tso;
+  AeroMetric *m_rx_pieces;
+  AeroMetric *m_rx_bad_offload;
+  AeroMetric *m_tx_gso;
 };
 
 struct _TapStack
@@ -69,7 +87,31 @@ tap_stack_push (AeroFrameSink *sink, GBytes *frame)
 
   if (self->closed || f->fd < 0)
     return AERO_FLOW_CLOSED;
-  if (write (f->fd, data, len) != (gssize) len)
+  if (f->offload)
+    {
+      struct virtio_net_hdr hdr;
+      guint8 partial[2];
+      struct iovec iov[4] = { { &hdr, sizeof hdr }, { (void *) data, len } };
+      int n = 2;
+
+      if (tap_offload_to_kernel (data, len, f->dev_mtu, &hdr, partial))
+        {
+          /* The frame as it is, but for the checksum field. */
+          gsize at = hdr.csum_start + hdr.csum_offset;
+
+          iov[1].iov_len = at;
+          iov[2] = (struct iovec){ partial, 2 };
+          iov[3] = (struct iovec){ (void *) (data + at + 2), len - at - 2 };
+          n = 4;
+          aero_metric_inc (f->m_tx_gso);
+        }
+      if (writev (f->fd, iov, n) != (gssize) (sizeof hdr + len))
+        {
+          aero_metric_inc (f->m_tx_dropped);
+          return AERO_FLOW_DROPPED;
+        }
+    }
+  else if (write (f->fd, data, len) != (gssize) len)
     {
       aero_metric_inc (f->m_tx_dropped);
       return AERO_FLOW_DROPPED;
@@ -164,6 +206,40 @@ tap_stack_init (TapStack *self)
 
 /* ---- the factory: the device and its reader ------------------------------ */
 
+static void
+emit_piece (GBytes *frame, gpointer data)
+{
+  TapStack *stack = data;
+
+  aero_frame_source_emit (AERO_FRAME_SOURCE (stack), frame);
+  g_bytes_unref (frame);
+}
+
+/* A frame read with its virtio-net header (offload = true). */
+static void
+read_offloaded (TapFactory *self, TapStack *stack, gsize n)
+{
+  struct virtio_net_hdr hdr;
+  guint8 *frame = self->buffer + sizeof hdr;
+  gsize len = n - sizeof hdr;
+  guint pieces = 0;
+
+  memcpy (&hdr, self->buffer, sizeof hdr);
+  if (hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+    aero_metric_inc (self->m_rx_tso);
+  switch (tap_offload_from_kernel (&hdr, frame, len, (guint) self->segment, emit_piece, stack,
+                                   &pieces))
+    {
+    case TAP_OFFLOAD_OK:
+      aero_metric_add (self->m_rx_pieces, (double) pieces);
+      break;
+    case TAP_OFFLOAD_MALFORMED:
+    case TAP_OFFLOAD_UNSUPPORTED:
+      aero_metric_inc (self->m_rx_bad_offload);
+      break;
+    }
+}
+
 static gboolean
 tap_readable (gint fd, GIOCondition condition, gpointer data)
 {
@@ -190,13 +266,24 @@ tap_readable (gint fd, GIOCondition condition, gpointer data)
                             g_strerror (errno));
           break;
         }
-      if (n < 14)
+      if (self->offload)
+        {
+          if (n < (gssize) sizeof (struct virtio_net_hdr) + 14)
+            continue;
+        }
+      else if (n < 14)
         continue;
       aero_metric_inc (self->m_rx_frames);
-      aero_metric_add (self->m_rx_bytes, (double) n);
+      aero_metric_add (self->m_rx_bytes,
+                       (double) (n - (self->offload ? (gssize) sizeof (struct virtio_net_hdr) : 0)));
       if (stack == NULL || stack->sink == NULL)
         {
           aero_metric_inc (self->m_rx_discarded);
+          continue;
+        }
+      if (self->offload)
+        {
+          read_offloaded (self, stack, (gsize) n);
           continue;
         }
       frame = g_bytes_new (self->buffer, n);
@@ -250,7 +337,11 @@ tap_factory_configure (AeroComponent *component, AeroConfigGroup *group, GError 
       return FALSE;
     }
   return aero_config_group_get_int (group, "mtu", 0, 65521, 0, &self->mtu, error) &&
-         aero_config_group_get_bool (group, "up", TRUE, &self->up, error);
+         aero_config_group_get_bool (group, "up", TRUE, &self->up, error) &&
+         aero_config_group_get_bool (group, "offload", FALSE, &self->offload, error) &&
+         aero_config_group_get_int (group, "segment-size", TAP_OFFLOAD_SEGMENT_MIN,
+                                    TAP_OFFLOAD_SEGMENT_MAX, TAP_SEGMENT_DEFAULT, &self->segment,
+                                    error);
 }
 
 static gboolean
@@ -259,8 +350,8 @@ tap_factory_start (AeroComponent *component, AeroHost *host, GError **error)
   TapFactory *self = TAP_FACTORY (component);
   AeroMetrics *m = aero_host_get_metrics (host);
 
-  self->fd = aero_tap_open (self->device, self->netns, (guint) self->mtu, self->up, &self->ifname,
-                            error);
+  self->fd = aero_tap_open (self->device, self->netns, (guint) self->mtu, self->up, self->offload,
+                            &self->ifname, &self->dev_mtu, error);
   if (self->fd < 0)
     return FALSE;
   self->buffer = g_malloc (TAP_BUFFER_SIZE);
@@ -278,9 +369,21 @@ tap_factory_start (AeroComponent *component, AeroHost *host, GError **error)
     m, "aero_tap_rx_discarded_total", "Frames read while no session was attached.");
   self->m_busy = aero_metrics_counter (
     m, "aero_tap_busy_refusals_total", "Sessions refused because the device was in use.");
+  self->m_rx_tso = aero_metrics_counter (
+    m, "aero_tap_rx_tso_frames_total", "TCP segments larger than the MTU read (offload = true).");
+  self->m_rx_pieces = aero_metrics_counter (
+    m, "aero_tap_rx_pieces_total",
+    "Frames passed on from what was read (offload = true: large segments are split).");
+  self->m_rx_bad_offload = aero_metrics_counter (
+    m, "aero_tap_rx_offload_errors_total",
+    "Frames read whose virtio-net header or packet did not add up (dropped).");
+  self->m_tx_gso = aero_metrics_counter (
+    m, "aero_tap_tx_gso_frames_total",
+    "TCP segments larger than the MTU written for the kernel to split (offload = true).");
   tap_factory_resume (self);
   AERO_LOG_INFO ("tap", "device", self->ifname, "netns", self->netns ? self->netns : "-",
-                 "MESSAGE", "TAP device %s open", self->ifname);
+                 "MESSAGE", "TAP device %s open (MTU %u%s)", self->ifname, self->dev_mtu,
+                 self->offload ? ", offload" : "");
   return TRUE;
 }
 

@@ -6,7 +6,9 @@ Used by tests/guest and by plugin suites that need a guest kernel. Needs
 root, /dev/net/tun, ip and busybox; callers check and skip first."""
 import os
 import shutil
+import socketserver
 import subprocess
+import sys
 
 import aerotest
 
@@ -27,6 +29,34 @@ exit 0
 
 def run(cmd, timeout=30, check=False, **kw):
     return subprocess.run(cmd, capture_output=True, timeout=timeout, check=check, **kw)
+
+
+def skip_all(reason):
+    """Ends a TAP test as skipped."""
+    print("1..0 # SKIP " + reason, flush=True)
+    sys.exit(0)
+
+
+def check_requirements():
+    """Skips the whole test without root, /dev/net/tun, ip, busybox, the
+    system python3 (run inside the namespaces), the plugins or namespaces."""
+    if os.geteuid() != 0:
+        skip_all("needs root (network namespaces and TAP devices)")
+    if not os.path.exists("/dev/net/tun"):
+        skip_all("needs /dev/net/tun")
+    for tool in ("ip", "busybox"):
+        if shutil.which(tool) is None:
+            skip_all(f"needs {tool} (iproute2, busybox)")
+    if not os.path.exists("/usr/bin/python3"):
+        skip_all("needs /usr/bin/python3 inside the namespaces")
+    for plugin in ("transport-ws", "stack-slirp", "tap"):
+        if aerotest.find_plugin_file(plugin) is None:
+            skip_all(f"plugin {plugin} not built")
+    probe = f"aeroprobe{os.getpid()}"
+    r = subprocess.run(["ip", "netns", "add", probe], capture_output=True)
+    if r.returncode != 0:
+        skip_all("cannot create network namespaces: " + r.stderr.decode().strip())
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
 
 
 class Guest:
@@ -61,8 +91,12 @@ class Guest:
             ("uplink", uplink),
             ("guest", tap_group),
         ]))
-        self.bridge = aerotest.Daemon(config, tmp.path, http_port=http_port)
-        self.bridge.wait_ready()
+        try:
+            self.bridge = aerotest.Daemon(config, tmp.path, http_port=http_port)
+            self.bridge.wait_ready()
+        except BaseException:
+            self.close()
+            raise
 
     def exec(self, cmd, timeout=30, env=None):
         return run(["ip", "netns", "exec", self.ns] + cmd, timeout=timeout, env=env)
@@ -82,3 +116,51 @@ class Guest:
             self.bridge.__exit__(None, None, None)
         run(["ip", "netns", "del", self.ns])
         shutil.rmtree(self.etc, ignore_errors=True)
+
+
+# The guest side of a bulk upload (python3 -c UPLOAD_CLIENT host port
+# streams per_stream, inside the namespace): STREAMS connections at once,
+# each sending PER_STREAM bytes of its own byte value, then waiting for the
+# CountingSink's answer; prints the answers, sorted.
+UPLOAD_CLIENT = """
+import socket, sys, threading
+host, port, streams, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+results = []
+def one(i):
+    s = socket.create_connection((host, port), timeout=20)
+    block = bytes([i]) * 65536
+    left = size
+    while left:
+        n = s.send(block[:min(left, len(block))])
+        left -= n
+    s.shutdown(socket.SHUT_WR)
+    results.append(s.recv(64).decode().strip())
+    s.close()
+ts = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print(" ".join(sorted(results)))
+"""
+
+
+
+class CountingSink(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """Counts what each connection sends and checks it is all one byte value;
+    answers '<value>:<count>' when the peer has finished sending."""
+    daemon_threads = True
+    allow_reuse_address = True
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            count, first, clean = 0, None, True
+            self.request.settimeout(60)
+            while True:
+                data = self.request.recv(262144)
+                if not data:
+                    break
+                if first is None:
+                    first = data[0]
+                clean = clean and data.count(first) == len(data)
+                count += len(data)
+            tag = first if clean and first is not None else "x"
+            self.request.sendall(f"{tag}:{count}\n".encode())

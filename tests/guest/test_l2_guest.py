@@ -14,7 +14,6 @@ Needs root, /dev/net/tun, ip and busybox: skips (TAP `1..0 # SKIP`) without.
 import hashlib
 import http.server
 import os
-import shutil
 import socketserver
 import subprocess
 import sys
@@ -28,29 +27,6 @@ import guestnet  # noqa: E402
 BLOB_SIZE = 64 * 1024 * 1024
 GUEST_NAME = "web.aero.test"
 SERVICE_IP = "10.0.2.100"
-
-
-def skip_all(reason):
-    print("1..0 # SKIP " + reason, flush=True)
-    sys.exit(0)
-
-
-def check_requirements():
-    if os.geteuid() != 0:
-        skip_all("needs root (network namespaces and TAP devices)")
-    if not os.path.exists("/dev/net/tun"):
-        skip_all("needs /dev/net/tun")
-    for tool in ("ip", "busybox"):
-        if shutil.which(tool) is None:
-            skip_all(f"needs {tool} (iproute2, busybox)")
-    for plugin in ("transport-ws", "stack-slirp", "tap"):
-        if aerotest.find_plugin_file(plugin) is None:
-            skip_all(f"plugin {plugin} not built")
-    probe = f"aeroprobe{os.getpid()}"
-    r = subprocess.run(["ip", "netns", "add", probe], capture_output=True)
-    if r.returncode != 0:
-        skip_all("cannot create network namespaces: " + r.stderr.decode().strip())
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -70,7 +46,7 @@ def guest(tmp, index, server_port):
 
 
 def main():
-    check_requirements()
+    guestnet.check_requirements()
     tap = aerotest.Tap()
     guests = []
     httpd = None
@@ -178,53 +154,8 @@ def main():
     tap.done()
 
 
-# The guest side of the large-frame upload: STREAMS connections at once,
-# each sending PER_STREAM bytes of a pattern, then waiting for the sink's
-# byte count.
-UPLOAD_CLIENT = """
-import socket, sys, threading
-host, port, streams, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-results = []
-def one(i):
-    s = socket.create_connection((host, port), timeout=20)
-    block = bytes([i]) * 65536
-    left = size
-    while left:
-        n = s.send(block[:min(left, len(block))])
-        left -= n
-    s.shutdown(socket.SHUT_WR)
-    results.append(s.recv(64).decode().strip())
-    s.close()
-ts = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
-[t.start() for t in ts]
-[t.join() for t in ts]
-print(" ".join(sorted(results)))
-"""
-
 UPLOAD_STREAMS = 4
 UPLOAD_PER_STREAM = 16 * 1024 * 1024
-
-
-class CountingSink(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    """Counts what each connection sends and checks it is all one byte value;
-    answers '<value>:<count>' when the peer has finished sending."""
-    daemon_threads = True
-    allow_reuse_address = True
-
-    class Handler(socketserver.BaseRequestHandler):
-        def handle(self):
-            count, first, clean = 0, None, True
-            self.request.settimeout(60)
-            while True:
-                data = self.request.recv(262144)
-                if not data:
-                    break
-                if first is None:
-                    first = data[0]
-                clean = clean and data.count(first) == len(data)
-                count += len(data)
-            tag = first if clean and first is not None else "x"
-            self.request.sendall(f"{tag}:{count}\n".encode())
 
 
 def jumbo_upload(tap, tmp, guests):
@@ -232,7 +163,7 @@ def jumbo_upload(tap, tmp, guests):
     65,535-byte frames; the guest (MTU 65,520) uploads on several
     connections at once, which keeps the bridge's send queue full: its TAP
     reading must pause and resume without stalling the transfer."""
-    sink = CountingSink(("127.0.0.1", 0), CountingSink.Handler)
+    sink = guestnet.CountingSink(("127.0.0.1", 0), guestnet.CountingSink.Handler)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     try:
         server_http = aerotest.free_port()
@@ -256,7 +187,7 @@ def jumbo_upload(tap, tmp, guests):
                    r.stdout.decode() + r.stderr.decode() + g.bridge.stderr())
             start = time.monotonic()
             try:
-                r = g.exec(["/usr/bin/python3", "-c", UPLOAD_CLIENT, SERVICE_IP, "9000",
+                r = g.exec(["/usr/bin/python3", "-c", guestnet.UPLOAD_CLIENT, SERVICE_IP, "9000",
                             str(UPLOAD_STREAMS), str(UPLOAD_PER_STREAM)], timeout=90)
                 out = r.stdout.decode().strip()
                 err = r.stderr.decode()
