@@ -12,6 +12,9 @@ workload connects to 10.0.2.2, which each path maps to the host's
   aero         TAP -> tunnel client (aero-netd: tap + transport-ws client)
                -> WebSocket -> aero-netd (transport-ws server, stack-slirp
                with host-loopback = true) -> host sockets
+  aero-tso     the same at guest MTU 1500 with offload on both ends (tap
+               offload = true, stack-slirp offload = true): TCP crosses the
+               tunnel in segments of up to TSO_SEGMENT bytes (MTU 1500 only)
   slirp4netns  TAP -> slirp4netns (libslirp) -> host sockets
   pasta        TAP -> pasta (passt) -> host sockets, gateway mapped to host
   loopback     the same workload on the host's loopback, no namespace
@@ -56,6 +59,9 @@ GUEST_TARGET = "10.0.2.2"
 # stops at 65520 (as do slirp4netns and pasta).
 MAX_FRAME_PAYLOAD = 65535
 JUMBO_MTU = 65520
+# The "aero-tso" path: guest MTU 1500, the tunnel client's TAP with offload
+# (TSO/GSO), pieces of up to this many TCP payload bytes per tunnel frame.
+TSO_SEGMENT = int(os.environ.get("AERO_BENCH_SEGMENT", "65000"))
 
 
 def _die_with_parent():
@@ -392,11 +398,22 @@ class GuestPath:
 class AeroPath(GuestPath):
     kind = "aero"
 
-    def __init__(self, work, tag, mtu, frame_payload):
+    def __init__(self, work, tag, mtu, frame_payload, segment=None):
+        """SEGMENT: the tunnel client's TAP offload (TSO/GSO) with pieces of
+        up to SEGMENT payload bytes; the guest keeps MTU."""
         super().__init__(work, tag, mtu)
+        self.segment = segment
+        if segment:
+            self.kind = "aero-tso"
+            frame_payload = MAX_FRAME_PAYLOAD
         self.frame_payload = frame_payload
         self.dev = f"abt{tag}"
-        self.label = f"aero(frame {frame_payload})"
+        self.label = f"{self.kind}(frame {frame_payload})"
+        lan = {"plugin": "stack-slirp", "host-loopback": "true", "mtu": str(mtu)}
+        tap = {"plugin": "tap", "device": self.dev, "netns": self.ns, "mtu": str(mtu)}
+        if segment:
+            lan["offload"] = "true"
+            tap.update({"offload": "true", "segment-size": str(segment)})
         self._popen = []
         REG.add_netns(self.ns)
         os.makedirs(f"/etc/netns/{self.ns}", exist_ok=True)
@@ -411,7 +428,7 @@ class AeroPath(GuestPath):
             ("admission", {"open": "true"}),
             ("tunnel", {"plugin": "transport-ws", "stack": "lan",
                         "max-frame-payload": str(frame_payload)}),
-            ("lan", {"plugin": "stack-slirp", "host-loopback": "true", "mtu": str(mtu)}),
+            ("lan", lan),
         ])
         self._popen.append(self.server.proc)
         self.server.wait_ready()
@@ -423,7 +440,7 @@ class AeroPath(GuestPath):
             ("uplink", {"plugin": "transport-ws", "mode": "client",
                         "url": f"ws://127.0.0.1:{server_http}/l2", "stack": "guest",
                         "max-frame-payload": str(frame_payload)}),
-            ("guest", {"plugin": "tap", "device": self.dev, "netns": self.ns, "mtu": str(mtu)}),
+            ("guest", tap),
         ])
         self._popen.append(self.bridge.proc)
         self.bridge.wait_ready()
@@ -443,7 +460,8 @@ class AeroPath(GuestPath):
 
     def describe(self):
         d = super().describe()
-        d.update({"max_frame_payload": self.frame_payload, "dhcp_seconds": round(self.dhcp_s, 3)})
+        d.update({"max_frame_payload": self.frame_payload, "dhcp_seconds": round(self.dhcp_s, 3),
+                  "offload_segment": self.segment})
         return d
 
 
@@ -588,10 +606,13 @@ def throughput_bench(work, results, args, size_class):
         mtu, frame = JUMBO_MTU, MAX_FRAME_PAYLOAD
     tag = "a" if size_class == "mtu1500" else "b"
     paths = []
+    ctors = [lambda: AeroPath(work, tag + "0", mtu, frame),
+             lambda: Slirp4netnsPath(work, tag + "1", mtu),
+             lambda: PastaPath(work, tag + "2", mtu)]
+    if size_class == "mtu1500":
+        ctors.insert(1, lambda: AeroPath(work, tag + "3", mtu, frame, segment=TSO_SEGMENT))
     try:
-        for ctor in (lambda: AeroPath(work, tag + "0", mtu, frame),
-                     lambda: Slirp4netnsPath(work, tag + "1", mtu),
-                     lambda: PastaPath(work, tag + "2", mtu)):
+        for ctor in ctors:
             try:
                 paths.append(ctor())
             except (BenchError, subprocess.SubprocessError, OSError) as e:
@@ -637,6 +658,9 @@ def throughput_bench(work, results, args, size_class):
             entry["machine_busy_pct"] = median([r["machine_busy_pct"] for r in rs])
             if name == "aero":
                 entry["frame_payload"] = frame
+            if name == "aero-tso":
+                entry["frame_payload"] = MAX_FRAME_PAYLOAD
+                entry["offload_segment"] = TSO_SEGMENT
             results["throughput"].append(entry)
     finally:
         for p in paths:
@@ -1164,18 +1188,25 @@ def report(results):
                     a15 = get("mtu1500", "aero", direction, streams)
                     row.append(fmt(ratio(ag, a15["gbps"] if a15 else None), ".2f") + "x"
                                if ag and a15 else "-")
+                else:
+                    t = get(size_class, "aero-tso", direction, streams)
+                    tg = t["gbps"] if t else None
+                    row += [fmt(tg), fmt(ratio(tg, sg), ".2f") + "x" if tg and sg else "-",
+                            fmt(ratio(tg, pg), ".2f") + "x" if tg and pg else "-"]
                 rows.append(row)
         header = ["test", "aero", "slirp4netns", "pasta", "aero/slirp", "aero/pasta", "loopback"]
         if size_class == "jumbo":
             header.append("aero gain vs 1500")
+        else:
+            header += ["aero-tso", "tso/slirp", "tso/pasta"]
         if rows:
             out += [title, table(rows, header), ""]
 
     rows = []
-    for size_class in ("mtu1500", "jumbo"):
+    for size_class, aero in (("mtu1500", "aero"), ("mtu1500", "aero-tso"), ("jumbo", "aero")):
         for streams in (1, 4):
             for direction in ("up", "down"):
-                a = get(size_class, "aero", direction, streams)
+                a = get(size_class, aero, direction, streams)
                 s = get(size_class, "slirp4netns", direction, streams)
                 p = get(size_class, "pasta", direction, streams)
                 if not (a or s or p):
@@ -1184,7 +1215,8 @@ def report(results):
                 cli = a["cpu_s_per_gb"].get("tunnel-client") if a else None
                 s4 = s["cpu_s_per_gb"].get("slirp4netns") if s else None
                 ps = p["cpu_s_per_gb"].get("pasta") if p else None
-                rows.append([f"{size_class} {'up' if direction == 'up' else 'down'} x{streams}",
+                label = size_class if aero == "aero" else f"{size_class} tso"
+                rows.append([f"{label} {'up' if direction == 'up' else 'down'} x{streams}",
                              fmt(srv), fmt(cli), fmt(s4), fmt(ps),
                              fmt(ratio(srv, s4)) + "x" if srv and s4 else "-",
                              f"{fmt(a['cpu_pct_of_core'].get('aero-netd'), '.0f')}/"
@@ -1287,23 +1319,28 @@ def targets(results):
     def verdict(ok):
         return "n/a   " if ok is None else ("MET   " if ok else "MISSED")
 
-    for d in ("up", "down"):
-        a, s, p = g("aero", d, 1), g("slirp4netns", d, 1), g("pasta", d, 1)
+    for d, n, aero in [(d, n, a) for a in ("aero", "aero-tso") for n in (1, 4)
+                       for d in ("up", "down")]:
+        a, s, p = g(aero, d, n), g("slirp4netns", d, n), g("pasta", d, n)
+        if a is None:
+            continue
         ok = None if not (a and s) else a["gbps"] >= s["gbps"]
-        lines.append(f"  {verdict(ok)} MTU 1500 {d} x1 aero >= slirp4netns: "
+        lines.append(f"  {verdict(ok)} MTU 1500 {d} x{n} {aero} >= slirp4netns: "
                      f"{fmt(a and a['gbps'])} vs {fmt(s and s['gbps'])} Gbit/s")
         ok = None if not (a and p) else a["gbps"] > p["gbps"]
-        lines.append(f"  {verdict(ok)} MTU 1500 {d} x1 aero > pasta: "
+        lines.append(f"  {verdict(ok)} MTU 1500 {d} x{n} {aero} > pasta: "
                      f"{fmt(a and a['gbps'])} vs {fmt(p and p['gbps'])} Gbit/s")
+        if n != 1:
+            continue
         if a:
             cli = a["cpu_pct_of_core"].get("tunnel-client")
             lines.append(f"  {verdict(None if cli is None else cli < 90)} tunnel client not the "
-                         f"bottleneck ({d} x1): it used {fmt(cli, '.0f')}% of a core "
+                         f"bottleneck ({aero} {d} x1): it used {fmt(cli, '.0f')}% of a core "
                          f"(server {fmt(a['cpu_pct_of_core'].get('aero-netd'), '.0f')}%)")
         if a and s:
             srv, s4 = a["cpu_s_per_gb"].get("aero-netd"), s["cpu_s_per_gb"].get("slirp4netns")
             lines.append(f"  {verdict(None if not (srv and s4) else srv <= s4)} CPU/GB aero-netd "
-                         f"<= slirp4netns ({d} x1): {fmt(srv)} vs {fmt(s4)} s/GB")
+                         f"<= slirp4netns ({aero} {d} x1): {fmt(srv)} vs {fmt(s4)} s/GB")
     lat = results["latency"]
     for pinned in (False, True):
         base = next((e for e in lat if e["path"] == "loopback" and e["pinned"] == pinned), None)
