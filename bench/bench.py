@@ -61,7 +61,7 @@ MAX_FRAME_PAYLOAD = 65535
 JUMBO_MTU = 65520
 # The "aero-tso" path: guest MTU 1500, the tunnel client's TAP with offload
 # (TSO/GSO), pieces of up to this many TCP payload bytes per tunnel frame.
-TSO_SEGMENT = int(os.environ.get("AERO_BENCH_SEGMENT", "65000"))
+TSO_SEGMENT = int(os.environ.get("AERO_BENCH_SEGMENT", "32768"))
 
 
 def _die_with_parent():

@@ -26,7 +26,7 @@
 /* A frame of up to 65,535 bytes, or a TSO segment (at most 64 KiB of IP
  * packet) behind its virtio-net header. */
 #define TAP_BUFFER_SIZE (sizeof (struct virtio_net_hdr) + 14 + 4 + 65536)
-#define TAP_SEGMENT_DEFAULT 16384
+#define TAP_SEGMENT_DEFAULT 32768
 
 #define TAP_TYPE_STACK (tap_stack_get_type ())
 G_DECLARE_FINAL_TYPE (TapStack, tap_stack, TAP, STACK, GObject)
