@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ws-counting-output-stream.h"
+#include "ws-mask.h"
 #include "ws-source.h"
 
 /* How long close_async() waits for the base stream to take the batch. */
@@ -30,6 +31,7 @@ struct _WsCountingOutputStream
   GByteArray *batch;       /* accepted, not yet written; NULL while empty */
   gsize batch_start;       /* first byte of @batch not yet written */
   gsize batch_limit;
+  gsize refused;           /* size of the last write refused for want of room */
   gboolean queued;         /* in flusher->pending */
   GSource *writable;       /* waits for the base stream to take more */
   GError *error;           /* a base write failed: later writes fail too */
@@ -356,6 +358,10 @@ ws_counting_output_stream_is_writable (GPollableOutputStream *stream)
 {
   WsCountingOutputStream *self = WS_COUNTING_OUTPUT_STREAM (stream);
 
+  /* After a refusal, writable when that write would fit. */
+  if (self->refused > 0)
+    return self->error != NULL || batched (self) == 0
+           || batched (self) + self->refused <= self->batch_limit;
   return self->error != NULL || batched (self) < self->batch_limit;
 }
 
@@ -374,14 +380,34 @@ ws_counting_output_stream_create_source (GPollableOutputStream *stream, GCancell
   return ws_source_recursable (g_pollable_source_new_full (stream, child, cancellable), child);
 }
 
+/* Room for @len more bytes at the end of the batch; returns where they go. */
+static guint8 *
+batch_grow (WsCountingOutputStream *self, gsize len)
+{
+  guint old;
+
+  if (self->batch == NULL)
+    self->batch = g_byte_array_sized_new ((guint) MAX (len, 4096));
+  else if (self->batch_start > 0 && self->batch_start >= self->batch->len / 2)
+    {
+      g_byte_array_remove_range (self->batch, 0, (guint) self->batch_start);
+      self->batch_start = 0;
+    }
+  old = self->batch->len;
+  g_byte_array_set_size (self->batch, old + (guint) len);
+  return self->batch->data + old;
+}
+
+/* Writes from libsoup are taken whole or not at all: a frame it wrote in
+ * part would stay pending inside libsoup, and a message written with
+ * ws_counting_output_stream_write_message() meanwhile would cut it. */
 static gssize
 ws_counting_output_stream_write_nonblocking (GPollableOutputStream *stream, const void *buffer,
                                              gsize size, GError **error)
 {
   WsCountingOutputStream *self = WS_COUNTING_OUTPUT_STREAM (stream);
-  gsize take;
 
-  if (batched (self) >= self->batch_limit)
+  if (batched (self) > 0 && batched (self) + size > self->batch_limit)
     flush_batch (self);
   if (self->error)
     {
@@ -393,25 +419,28 @@ ws_counting_output_stream_write_nonblocking (GPollableOutputStream *stream, cons
       gssize n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (base_of (self)),
                                                              buffer, size, NULL, error);
 
+      if (n <= 0)
+        return n;
+      self->refused = 0;
       count (self, n);
-      return n;
+      if ((gsize) n < size)
+        {
+          memcpy (batch_grow (self, size - (gsize) n), (const guint8 *) buffer + n,
+                  size - (gsize) n);
+          queue_flush (self);
+        }
+      return (gssize) size;
     }
-  if (batched (self) >= self->batch_limit)
+  if (batched (self) + size > self->batch_limit)
     {
+      self->refused = size;
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "batch full");
       return -1;
     }
-  take = MIN (size, self->batch_limit - batched (self));
-  if (self->batch == NULL)
-    self->batch = g_byte_array_sized_new ((guint) MAX (take, 4096));
-  else if (self->batch_start > 0 && self->batch_start >= self->batch->len / 2)
-    {
-      g_byte_array_remove_range (self->batch, 0, (guint) self->batch_start);
-      self->batch_start = 0;
-    }
-  g_byte_array_append (self->batch, buffer, (guint) take);
+  self->refused = 0;
+  memcpy (batch_grow (self, size), buffer, size);
   queue_flush (self);
-  return (gssize) take;
+  return (gssize) size;
 }
 
 static void
@@ -529,6 +558,67 @@ ws_counting_output_stream_set_batch_limit (WsCountingOutputStream *self, gsize l
 {
   g_return_if_fail (WS_IS_COUNTING_OUTPUT_STREAM (self));
   self->batch_limit = CLAMP (limit, 1, WS_COUNTING_BATCH_MAX);
+}
+
+/**
+ * ws_counting_output_stream_write_message:
+ * @self: a counting stream
+ * @payload: (array length=len): the message
+ * @len: its length
+ * @mask: (nullable): a masking key (a client's frames), or %NULL
+ *
+ * Writes one unfragmented binary WebSocket message without going through
+ * libsoup: the frame header and the (masked) payload are added to the
+ * batch whatever its limit, so the caller bounds what it sends (the
+ * tunnel's send queue); a batch past the limit is written out at once.
+ * Order with libsoup's own frames (pongs, the close frame) is kept, since
+ * the stream takes those whole or not at all. Nothing is written after a
+ * write error or once closing has begun.
+ */
+void
+ws_counting_output_stream_write_message (WsCountingOutputStream *self, const guint8 *payload,
+                                         gsize len, const guint8 *mask)
+{
+  guint8 header[14];
+  gsize header_len = 2;
+  guint8 *out;
+
+  g_return_if_fail (WS_IS_COUNTING_OUTPUT_STREAM (self));
+  if (self->error || self->close_task || g_output_stream_is_closed (G_OUTPUT_STREAM (self)))
+    return;
+  header[0] = 0x82; /* FIN, binary */
+  if (len < 126)
+    header[1] = (guint8) len;
+  else if (len < 65536)
+    {
+      header[1] = 126;
+      header[2] = (guint8) (len >> 8);
+      header[3] = (guint8) len;
+      header_len = 4;
+    }
+  else
+    {
+      header[1] = 127;
+      for (int i = 0; i < 8; i++)
+        header[2 + i] = (guint8) ((guint64) len >> (56 - 8 * i));
+      header_len = 10;
+    }
+  if (mask)
+    {
+      header[1] |= 0x80;
+      memcpy (header + header_len, mask, 4);
+      header_len += 4;
+    }
+  out = batch_grow (self, header_len + len);
+  memcpy (out, header, header_len);
+  if (mask)
+    ws_mask_copy (out + header_len, payload, len, mask, 0);
+  else if (len > 0)
+    memcpy (out + header_len, payload, len);
+  if (batched (self) >= self->batch_limit)
+    flush_batch (self);
+  else
+    queue_flush (self);
 }
 
 /**

@@ -17,6 +17,12 @@
  * completes, so a close frame queued last is not lost; the synchronous
  * close writes what the base stream takes without blocking.
  *
+ * Data messages need not go through libsoup at all:
+ * ws_counting_output_stream_write_message() frames a binary message and
+ * adds it to the batch directly (libsoup builds a GBytes, queues a frame,
+ * logs a debug line and creates a GSource per message); libsoup is left
+ * with the control frames, whose writes the stream takes whole.
+ *
  * Counting: the stream adds the bytes the BASE stream accepted to a running
  * total. The WebSocket tunnel compares it with the bytes it handed to
  * libsoup to know how much is still queued (in libsoup or in the batch),
@@ -57,5 +63,7 @@ gsize ws_counting_output_stream_get_batched (WsCountingOutputStream *self);
 void ws_counting_output_stream_set_batch_limit (WsCountingOutputStream *self, gsize limit);
 void ws_counting_output_stream_set_written_func (WsCountingOutputStream *self, WsWrittenFunc func,
                                                  gpointer user_data);
+void ws_counting_output_stream_write_message (WsCountingOutputStream *self, const guint8 *payload,
+                                              gsize len, const guint8 *mask);
 
 G_END_DECLS

@@ -3,11 +3,16 @@
 #include <string.h>
 
 #include "ws-guard-input-stream.h"
+#include "ws-mask.h"
 #include "ws-source.h"
 
 /* Longest frame header: 2 bytes, 8 bytes of extended length, 4 of mask. */
 #define MAX_HEADER_LEN 14
 #define MAX_CONTROL_PAYLOAD 125
+#define OPCODE_CONTINUATION 0x0
+#define OPCODE_TEXT 0x1
+#define OPCODE_BINARY 0x2
+#define OPCODE_CLOSE 0x8
 #define OPCODE_PING 0x9
 /* Reads from the base stream in one non-blocking call that yield nothing to
  * hand on (all dropped) before the guard gives way to the main loop. */
@@ -50,6 +55,26 @@ struct _WsGuardInputStream
   WsGuardTripFunc trip_func;
   WsGuardPingFunc ping_func;
   gpointer func_data;
+
+  /* Taking binary messages out (ws_guard_input_stream_start_messages). */
+  WsGuardMessageFunc message_func;
+  gboolean extract;             /* still taking binary messages out */
+  gboolean expect_masked;       /* the peer is a client */
+  gboolean extracting;          /* the current frame's payload is taken out */
+  gboolean fin;                 /* the current frame ends its message */
+  guint8 mask[4];               /* the current frame's masking key */
+  gboolean masked;
+  gsize mask_pos;               /* payload bytes of the current frame unmasked so far */
+  enum { MSG_NONE, MSG_BINARY, MSG_TEXT } msg_kind; /* fragmented message in progress */
+  GByteArray *message;          /* binary message being gathered */
+  GSource *driver;              /* reads the base stream */
+  GByteArray *pass;             /* bytes for libsoup (control and text frames) */
+  GPtrArray *readers;           /* ReaderSource: readers' sources, unowned */
+  gboolean eof;
+  GError *read_error;
+  gboolean started;             /* the driver reads; libsoup reads from @pass */
+  gboolean pumping;
+  gboolean stopped;             /* closed: no more reading or delivering */
 };
 
 static void ws_guard_input_stream_pollable_init (GPollableInputStreamInterface *iface);
@@ -105,6 +130,91 @@ trip (WsGuardInputStream *self, WsGuardTrip why, guint64 size)
     self->trip_func (self, why, size, self->func_data);
 }
 
+/* Whether a data frame is a binary message (or a part of one) to take out,
+ * rather than to hand to libsoup. Frames that break the rules (reserved
+ * bits, masking, fragments out of order) go to libsoup, which closes the
+ * connection, and end the taking out; a new message while a binary one is
+ * half gathered (which libsoup could not see) trips the guard. */
+static void
+decide_extract (WsGuardInputStream *self, const guint8 *h, guint8 opcode, gboolean fin,
+                guint64 len)
+{
+  gboolean masked = (h[1] & 0x80) != 0;
+
+  self->extracting = FALSE;
+  if ((h[0] & 0x70) != 0 || masked != self->expect_masked || opcode > OPCODE_BINARY)
+    {
+      self->extract = FALSE;
+      return;
+    }
+  if (self->msg_kind == MSG_BINARY && opcode != OPCODE_CONTINUATION)
+    {
+      self->passing = FALSE;
+      trip (self, WS_GUARD_TRIP_BAD_FRAME, len);
+      return;
+    }
+  if (opcode == OPCODE_TEXT || (opcode == OPCODE_CONTINUATION && self->msg_kind == MSG_TEXT))
+    {
+      self->msg_kind = fin ? MSG_NONE : MSG_TEXT;
+      return;
+    }
+  if (opcode == OPCODE_CONTINUATION && self->msg_kind == MSG_NONE)
+    {
+      self->extract = FALSE;
+      return;
+    }
+  if (opcode == OPCODE_BINARY && self->msg_kind == MSG_TEXT)
+    {
+      self->extract = FALSE;
+      return;
+    }
+  /* A binary message starts or goes on. */
+  self->extracting = TRUE;
+  self->fin = fin;
+  self->masked = masked;
+  if (masked)
+    memcpy (self->mask, h + header_length (h) - 4, 4);
+  self->mask_pos = 0;
+  self->msg_kind = fin ? MSG_NONE : MSG_BINARY;
+  /* Grown as bytes arrive: a header alone reserves little. */
+  if (self->message == NULL)
+    self->message = g_byte_array_sized_new ((guint) MIN (len, 2048));
+}
+
+/* Unmasks @n payload bytes of the current frame onto the message. */
+static void
+extract_bytes (WsGuardInputStream *self, const guint8 *src, gsize n)
+{
+  guint old = self->message->len;
+  guint8 *dst;
+
+  g_byte_array_set_size (self->message, old + (guint) n);
+  dst = self->message->data + old;
+  if (!self->masked)
+    {
+      memcpy (dst, src, n);
+      return;
+    }
+  ws_mask_copy (dst, src, n, self->mask, self->mask_pos);
+  self->mask_pos += n;
+}
+
+/* The current frame's payload is complete. */
+static void
+frame_done (WsGuardInputStream *self)
+{
+  g_autoptr (GBytes) message = NULL;
+
+  if (!self->extracting)
+    return;
+  self->extracting = FALSE;
+  if (!self->fin)
+    return;
+  message = g_byte_array_free_to_bytes (g_steal_pointer (&self->message));
+  if (self->message_func && !self->stopped)
+    self->message_func (self, message, self->func_data);
+}
+
 /* A whole header has been gathered: decide whether its frame goes on. */
 static void
 header_complete (WsGuardInputStream *self)
@@ -114,6 +224,7 @@ header_complete (WsGuardInputStream *self)
   guint8 opcode = h[0] & 0x0f;
   guint64 len = payload_length (h);
 
+  self->extracting = FALSE;
   self->payload_left = len;
   if (opcode & 0x8)
     {
@@ -147,10 +258,15 @@ header_complete (WsGuardInputStream *self)
         {
           self->passing = TRUE;
           self->message_len = fin ? 0 : before + len;
+          if (self->extract)
+            decide_extract (self, h, opcode, fin, len);
         }
     }
+  if (self->extract && opcode == OPCODE_CLOSE && self->passing)
+    /* libsoup takes nothing after a close; neither does the owner. */
+    self->extract = FALSE;
 
-  if (self->passing)
+  if (self->passing && !self->extracting)
     {
       self->emit_len = self->header_len;
       self->emit_pos = 0;
@@ -185,7 +301,9 @@ produce (WsGuardInputStream *self, guint8 *out, gsize count)
           gsize avail = self->end - self->start;
           gsize n = (gsize) MIN (self->payload_left, (guint64) avail);
 
-          if (self->passing)
+          if (self->extracting)
+            extract_bytes (self, self->buffer + self->start, n);
+          else if (self->passing)
             {
               n = MIN (n, count - produced);
               memcpy (out + produced, self->buffer + self->start, n);
@@ -195,12 +313,26 @@ produce (WsGuardInputStream *self, guint8 *out, gsize count)
             self->discarded += n;
           self->start += n;
           self->payload_left -= n;
+          if (self->payload_left == 0)
+            {
+              frame_done (self);
+              if (self->stopped)
+                break;
+            }
           continue;
         }
 
       self->header[self->header_len++] = self->buffer[self->start++];
       if (self->header_len >= 2 && self->header_len == header_length (self->header))
-        header_complete (self);
+        {
+          header_complete (self);
+          if (self->payload_left == 0)
+            {
+              frame_done (self);
+              if (self->stopped)
+                break;
+            }
+        }
     }
   return produced;
 }
@@ -213,6 +345,199 @@ has_output (WsGuardInputStream *self)
   return self->emit_pos < self->emit_len || self->start < self->end;
 }
 
+/* ---- with a driver: the guard reads, libsoup gets what is left ------------- */
+
+/* A reader's source (libsoup's): ready when the driver left something to
+ * read, or at the end. It does not own the guard (the guard forgets it when
+ * it goes), so a reader that keeps it creates no cycle. */
+typedef struct
+{
+  GSource source;
+  WsGuardInputStream *guard; /* unowned; NULL once the guard is gone */
+} ReaderSource;
+
+static gboolean
+reader_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  ReaderSource *rs = (ReaderSource *) source;
+
+  /* Fires once per wake-up. */
+  g_source_set_ready_time (source, -1);
+  if (callback == NULL || rs->guard == NULL)
+    return G_SOURCE_REMOVE;
+  return ((GPollableSourceFunc) (void (*) (void)) callback) (G_OBJECT (rs->guard), user_data);
+}
+
+static void
+reader_finalize (GSource *source)
+{
+  ReaderSource *rs = (ReaderSource *) source;
+
+  if (rs->guard && rs->guard->readers)
+    g_ptr_array_remove_fast (rs->guard->readers, rs);
+}
+
+static GSourceFuncs reader_funcs = {
+  .dispatch = reader_dispatch,
+  .finalize = reader_finalize,
+};
+
+static void
+wake_soup (WsGuardInputStream *self)
+{
+  if (self->readers == NULL)
+    return;
+  for (guint i = 0; i < self->readers->len; i++)
+    {
+      GSource *source = g_ptr_array_index (self->readers, i);
+
+      if (!g_source_is_destroyed (source))
+        g_source_set_ready_time (source, 0);
+    }
+}
+
+static void
+forget_readers (WsGuardInputStream *self)
+{
+  if (self->readers == NULL)
+    return;
+  for (guint i = 0; i < self->readers->len; i++)
+    ((ReaderSource *) g_ptr_array_index (self->readers, i))->guard = NULL;
+  g_clear_pointer (&self->readers, g_ptr_array_unref);
+}
+
+static gboolean
+soup_has_input (WsGuardInputStream *self)
+{
+  return (self->pass && self->pass->len > 0) || self->eof || self->read_error;
+}
+
+static gssize
+read_passed (WsGuardInputStream *self, guint8 *buffer, gsize count, GError **error)
+{
+  if (self->pass && self->pass->len > 0)
+    {
+      gsize n = MIN (count, (gsize) self->pass->len);
+
+      memcpy (buffer, self->pass->data, n);
+      g_byte_array_remove_range (self->pass, 0, (guint) n);
+      return (gssize) n;
+    }
+  if (self->read_error)
+    {
+      g_propagate_error (error, g_steal_pointer (&self->read_error));
+      self->eof = TRUE;
+      return -1;
+    }
+  if (self->eof)
+    return 0;
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "no control frame waiting");
+  return -1;
+}
+
+static void stop_driver (WsGuardInputStream *self);
+
+/* Processes what the read buffer holds: binary messages go to the owner,
+ * the rest of the stream to @pass. */
+static void
+pump_buffer (WsGuardInputStream *self)
+{
+  guint8 out[4096];
+
+  while (!self->stopped && (self->start < self->end || self->emit_pos < self->emit_len))
+    {
+      gsize n = produce (self, out, sizeof out);
+
+      if (n > 0)
+        {
+          if (self->pass == NULL)
+            self->pass = g_byte_array_new ();
+          g_byte_array_append (self->pass, out, (guint) n);
+        }
+      else if (self->emit_pos >= self->emit_len)
+        break;
+    }
+}
+
+static gboolean
+driver_cb (GObject *base, gpointer user_data)
+{
+  WsGuardInputStream *self = user_data;
+  gsize budget = YIELD_AFTER_BYTES;
+  gboolean keep = TRUE;
+
+  g_source_set_ready_time (self->driver, -1);
+  g_object_ref (self);
+  self->pumping = TRUE;
+  while (!self->stopped)
+    {
+      gsize before;
+
+      if (self->start == self->end)
+        {
+          GError *error = NULL;
+          gssize n;
+
+          if (budget == 0)
+            break;
+          if (self->buffer == NULL)
+            self->buffer = g_malloc (WS_GUARD_BUFFER_LEN);
+          self->start = self->end = 0;
+          /* At most the rest of this dispatch's share. */
+          n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (base_of (self)),
+                                                        self->buffer,
+                                                        MIN (budget, WS_GUARD_BUFFER_LEN), NULL,
+                                                        &error);
+          if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            {
+              g_error_free (error);
+              break;
+            }
+          if (n <= 0)
+            {
+              if (n < 0)
+                self->read_error = error;
+              self->eof = TRUE;
+              keep = FALSE;
+              break;
+            }
+          self->end = (gsize) n;
+        }
+      before = self->start;
+      pump_buffer (self);
+      if (self->stopped)
+        break;
+      /* A prefix can be longer than the share: it is processed whole. */
+      budget -= MIN (budget, self->start - before);
+    }
+  self->pumping = FALSE;
+  if (self->start == self->end)
+    g_clear_pointer (&self->buffer, g_free);
+  if (soup_has_input (self))
+    wake_soup (self);
+  if (!keep || self->stopped)
+    {
+      g_clear_pointer (&self->driver, g_source_unref);
+      g_object_unref (self);
+      return G_SOURCE_REMOVE;
+    }
+  g_object_unref (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+stop_driver (WsGuardInputStream *self)
+{
+  self->stopped = TRUE;
+  if (self->driver)
+    {
+      g_source_destroy (self->driver);
+      g_clear_pointer (&self->driver, g_source_unref);
+    }
+}
+
+/* ---- without a driver: libsoup's reads pull through the guard ------------ */
+
 static gssize
 guard_read (WsGuardInputStream *self, void *buffer, gsize count, gboolean blocking,
             GCancellable *cancellable, GError **error)
@@ -221,6 +546,16 @@ guard_read (WsGuardInputStream *self, void *buffer, gsize count, gboolean blocki
 
   if (count == 0)
     return 0;
+  if (self->started)
+    {
+      if (blocking)
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                               "the guard reads by itself: non-blocking reads only");
+          return -1;
+        }
+      return read_passed (self, buffer, count, error);
+    }
   if (!blocking && self->since_yield >= YIELD_AFTER_BYTES)
     {
       self->since_yield = 0;
@@ -297,6 +632,8 @@ ws_guard_input_stream_is_readable (GPollableInputStream *stream)
 {
   WsGuardInputStream *self = WS_GUARD_INPUT_STREAM (stream);
 
+  if (self->started)
+    return soup_has_input (self);
   return has_output (self)
          || g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_of (self)));
 }
@@ -307,6 +644,28 @@ ws_guard_input_stream_create_source (GPollableInputStream *stream, GCancellable 
   WsGuardInputStream *self = WS_GUARD_INPUT_STREAM (stream);
   g_autoptr (GSource) child = NULL;
 
+  if (self->started)
+    {
+      /* Ready when the driver has something for the reader (it wakes it). */
+      GSource *source = g_source_new (&reader_funcs, sizeof (ReaderSource));
+
+      ((ReaderSource *) source)->guard = self;
+      g_source_set_static_name (source, "WebSocket guard reader wake-up");
+      g_source_set_can_recurse (source, TRUE);
+      if (cancellable)
+        {
+          g_autoptr (GSource) cancel = g_cancellable_source_new (cancellable);
+
+          g_source_set_dummy_callback (cancel);
+          g_source_add_child_source (source, cancel);
+        }
+      if (self->readers == NULL)
+        self->readers = g_ptr_array_new ();
+      g_ptr_array_add (self->readers, source);
+      if (soup_has_input (self))
+        g_source_set_ready_time (source, 0);
+      return source;
+    }
   /* Buffered bytes make the stream readable now, whatever the socket says. */
   if (has_output (self))
     child = g_timeout_source_new (0);
@@ -337,8 +696,12 @@ ws_guard_input_stream_close_async (GInputStream *stream, int io_priority,
   GError *error = NULL;
 
   g_task_set_source_tag (task, ws_guard_input_stream_close_async);
-  self->start = self->end = 0;
-  g_clear_pointer (&self->buffer, g_free);
+  stop_driver (self);
+  if (!self->pumping)
+    {
+      self->start = self->end = 0;
+      g_clear_pointer (&self->buffer, g_free);
+    }
   if (G_INPUT_STREAM_CLASS (ws_guard_input_stream_parent_class)
           ->close_fn (stream, cancellable, &error))
     g_task_return_boolean (task, TRUE);
@@ -352,10 +715,43 @@ ws_guard_input_stream_close_finish (GInputStream *stream, GAsyncResult *result, 
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* Synchronous close: the same, without the task. */
+static gboolean
+ws_guard_input_stream_close (GInputStream *stream, GCancellable *cancellable, GError **error)
+{
+  WsGuardInputStream *self = WS_GUARD_INPUT_STREAM (stream);
+
+  stop_driver (self);
+  if (!self->pumping)
+    {
+      self->start = self->end = 0;
+      g_clear_pointer (&self->buffer, g_free);
+    }
+  return G_INPUT_STREAM_CLASS (ws_guard_input_stream_parent_class)
+      ->close_fn (stream, cancellable, error);
+}
+
+static void
+ws_guard_input_stream_dispose (GObject *object)
+{
+  WsGuardInputStream *self = WS_GUARD_INPUT_STREAM (object);
+
+  stop_driver (self);
+  forget_readers (self);
+  G_OBJECT_CLASS (ws_guard_input_stream_parent_class)->dispose (object);
+}
+
 static void
 ws_guard_input_stream_finalize (GObject *object)
 {
-  g_free (WS_GUARD_INPUT_STREAM (object)->buffer);
+  WsGuardInputStream *self = WS_GUARD_INPUT_STREAM (object);
+
+  if (self->message)
+    g_byte_array_unref (self->message);
+  if (self->pass)
+    g_byte_array_unref (self->pass);
+  g_clear_error (&self->read_error);
+  g_free (self->buffer);
   G_OBJECT_CLASS (ws_guard_input_stream_parent_class)->finalize (object);
 }
 
@@ -364,8 +760,10 @@ ws_guard_input_stream_class_init (WsGuardInputStreamClass *klass)
 {
   GInputStreamClass *stream_class = G_INPUT_STREAM_CLASS (klass);
 
+  G_OBJECT_CLASS (klass)->dispose = ws_guard_input_stream_dispose;
   G_OBJECT_CLASS (klass)->finalize = ws_guard_input_stream_finalize;
   stream_class->read_fn = ws_guard_input_stream_read;
+  stream_class->close_fn = ws_guard_input_stream_close;
   stream_class->close_async = ws_guard_input_stream_close_async;
   stream_class->close_finish = ws_guard_input_stream_close_finish;
 }
@@ -416,7 +814,9 @@ ws_guard_input_stream_new (GInputStream *base, guint64 max_message, GBytes *pref
  * @ping_func: (nullable): called for each ping frame
  * @user_data: passed to both
  *
- * Installs (or removes) the callbacks.
+ * Installs (or removes) the callbacks. Removing them (@user_data %NULL)
+ * also ends the delivery of binary messages; the guard still reads and
+ * hands control frames on.
  */
 void
 ws_guard_input_stream_set_funcs (WsGuardInputStream *self, WsGuardTripFunc trip_func,
@@ -426,6 +826,44 @@ ws_guard_input_stream_set_funcs (WsGuardInputStream *self, WsGuardTripFunc trip_
   self->trip_func = trip_func;
   self->ping_func = ping_func;
   self->func_data = user_data;
+  if (user_data == NULL)
+    self->message_func = NULL;
+}
+
+/**
+ * ws_guard_input_stream_start_messages:
+ * @self: a guard no one has read from yet
+ * @func: called with each binary message, unmasked
+ * @expect_masked: whether the peer is a client (its frames must be masked)
+ *
+ * From now on the guard reads the base stream itself, from a source on
+ * the thread-default main context, and takes binary messages out of the
+ * stream: @func gets each one whole (it runs from that source, not inside
+ * libsoup, and may close the connection). The rest of the stream — control
+ * frames, text messages, anything that breaks the rules — is what a reader
+ * of the guard (libsoup) sees; its sources become ready when there is some,
+ * or at the end of the stream. Reading stops when the guard is closed.
+ */
+void
+ws_guard_input_stream_start_messages (WsGuardInputStream *self, WsGuardMessageFunc func,
+                                      gboolean expect_masked)
+{
+  g_autoptr (GMainContext) context = g_main_context_ref_thread_default ();
+
+  g_return_if_fail (WS_IS_GUARD_INPUT_STREAM (self));
+  g_return_if_fail (!self->started);
+  self->started = TRUE;
+  self->extract = TRUE;
+  self->message_func = func;
+  self->expect_masked = expect_masked;
+  self->driver = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (base_of (self)),
+                                                        NULL);
+  g_source_set_static_name (self->driver, "WebSocket guard reader");
+  g_source_set_can_recurse (self->driver, TRUE);
+  g_source_set_callback (self->driver, (GSourceFunc) (void (*) (void)) driver_cb, self, NULL);
+  if (self->start < self->end)
+    g_source_set_ready_time (self->driver, 0);
+  g_source_attach (self->driver, context);
 }
 
 /**

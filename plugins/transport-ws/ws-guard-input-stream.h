@@ -21,6 +21,13 @@
  * sending faster than the daemon can process would otherwise keep the main
  * loop in that one connection, stalling every other tunnel.
  *
+ * It can also take the data plane away from libsoup
+ * (ws_guard_input_stream_start_messages()): it then reads the connection
+ * itself and hands binary messages straight to its owner, and libsoup sees
+ * only the control frames and whatever it must refuse. libsoup costs a
+ * GSource destroyed and created, a debug line formatted and a marshalled
+ * signal per read; the guard's source stays.
+ *
  * Bytes read from the base stream go through a small buffer of its own;
  * the buffer can be primed with bytes that were read past the end of a
  * handshake. */
@@ -37,12 +44,15 @@ G_BEGIN_DECLS
  * WsGuardTrip:
  * @WS_GUARD_TRIP_MESSAGE_TOO_BIG: a data message above the bound.
  * @WS_GUARD_TRIP_BAD_CONTROL: a fragmented or oversized control frame.
+ * @WS_GUARD_TRIP_BAD_FRAME: a new data message while a binary one taken
+ *   out (ws_guard_input_stream_start_messages()) was still in fragments.
  *
  * Why the guard tripped.
  */
 typedef enum {
   WS_GUARD_TRIP_MESSAGE_TOO_BIG,
   WS_GUARD_TRIP_BAD_CONTROL,
+  WS_GUARD_TRIP_BAD_FRAME,
 } WsGuardTrip;
 
 #define WS_TYPE_GUARD_INPUT_STREAM (ws_guard_input_stream_get_type ())
@@ -74,10 +84,21 @@ typedef void (*WsGuardTripFunc) (WsGuardInputStream *stream, WsGuardTrip why, gu
 typedef void (*WsGuardPingFunc) (WsGuardInputStream *stream, gsize payload_len,
                                  gpointer user_data);
 
+/**
+ * WsGuardMessageFunc:
+ * @stream: the guard
+ * @message: a whole binary message, unmasked
+ * @user_data: data given to ws_guard_input_stream_set_funcs()
+ */
+typedef void (*WsGuardMessageFunc) (WsGuardInputStream *stream, GBytes *message,
+                                    gpointer user_data);
+
 WsGuardInputStream *ws_guard_input_stream_new (GInputStream *base, guint64 max_message,
                                                GBytes *prefix);
 void ws_guard_input_stream_set_funcs (WsGuardInputStream *self, WsGuardTripFunc trip_func,
                                       WsGuardPingFunc ping_func, gpointer user_data);
+void ws_guard_input_stream_start_messages (WsGuardInputStream *self, WsGuardMessageFunc func,
+                                           gboolean expect_masked);
 gboolean ws_guard_input_stream_is_tripped (WsGuardInputStream *self);
 guint64 ws_guard_input_stream_get_discarded (WsGuardInputStream *self);
 

@@ -232,7 +232,17 @@ tunnel_send (WsTunnel *self, GBytes *message)
   self->handed += wire;
   aero_metric_inc (self->metrics->tx_messages);
   aero_metric_add (self->metrics->tx_bytes, (double) len);
-  soup_websocket_connection_send_message (self->ws, SOUP_WEBSOCKET_DATA_BINARY, message);
+  /* Straight into the batch; libsoup only sends the control frames. */
+  if (self->client)
+    {
+      guint32 key = g_random_int ();
+
+      ws_counting_output_stream_write_message (self->counter, g_bytes_get_data (message, NULL), len,
+                                               (const guint8 *) &key);
+    }
+  else
+    ws_counting_output_stream_write_message (self->counter, g_bytes_get_data (message, NULL), len,
+                                             NULL);
 }
 
 static gboolean
@@ -416,9 +426,8 @@ tunnel_peer_error (WsTunnel *self, const AeroL2Message *m)
 }
 
 static void
-on_message (SoupWebsocketConnection *ws, int type, GBytes *message, gpointer user_data)
+tunnel_receive (WsTunnel *self, int type, GBytes *message)
 {
-  WsTunnel *self = user_data;
   AeroL2DecodeResult result;
   AeroL2Message m;
   const guint8 *data;
@@ -473,7 +482,25 @@ on_message (SoupWebsocketConnection *ws, int type, GBytes *message, gpointer use
     }
 }
 
-/* Runs inside libsoup's read. */
+/* Text messages (violations) still come through libsoup. */
+static void
+on_message (SoupWebsocketConnection *ws, int type, GBytes *message, gpointer user_data)
+{
+  tunnel_receive (user_data, type, message);
+}
+
+/* Binary messages come from the guard, which reads the connection itself;
+ * it runs from the guard's source, not inside libsoup. */
+static void
+on_guard_message (WsGuardInputStream *guard, GBytes *message, gpointer user_data)
+{
+  WsTunnel *self = g_object_ref (user_data);
+
+  tunnel_receive (self, SOUP_WEBSOCKET_DATA_BINARY, message);
+  g_object_unref (self);
+}
+
+/* Runs inside the guard's read of the connection. */
 static void
 on_guard_trip (WsGuardInputStream *guard, WsGuardTrip why, guint64 size, gpointer user_data)
 {
@@ -486,14 +513,19 @@ on_guard_trip (WsGuardInputStream *guard, WsGuardTrip why, guint64 size, gpointe
   AERO_LOG_INFO (self->component, "peer", peer_text (self), "session", session_text (self),
                  "MESSAGE", "%s of %" G_GUINT64_FORMAT " bytes refused before buffering "
                  "(largest message %" G_GUINT64_FORMAT ")",
-                 too_big ? "message" : "control frame", size, self->max_message);
+                 too_big                             ? "message"
+                 : why == WS_GUARD_TRIP_BAD_FRAME ? "out-of-order data frame"
+                                                  : "control frame",
+                 size, self->max_message);
   if (too_big)
     tunnel_defer_close (self, AERO_CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG, "message too big");
+  else if (why == WS_GUARD_TRIP_BAD_FRAME)
+    tunnel_defer_close (self, AERO_CLOSE_PROTOCOL_ERROR, 0, "data frame out of order");
   else
     tunnel_defer_close (self, AERO_CLOSE_PROTOCOL_ERROR, 0, "invalid control frame");
 }
 
-/* Runs inside libsoup's read: libsoup will queue a pong of this size. */
+/* Runs inside the guard's read: libsoup will queue a pong of this size. */
 static void
 on_guard_ping (WsGuardInputStream *guard, gsize payload_len, gpointer user_data)
 {
@@ -795,6 +827,8 @@ ws_tunnel_attach (WsTunnel *self, GIOStream *stream, GBytes *prefix, GUri *uri,
                                            prefix);
   self->counter = ws_counting_output_stream_new (g_io_stream_get_output_stream (stream));
   ws_guard_input_stream_set_funcs (self->guard, on_guard_trip, on_guard_ping, self);
+  /* Before libsoup exists: it must only ever see what the guard leaves. */
+  ws_guard_input_stream_start_messages (self->guard, on_guard_message, !self->client);
   ws_counting_output_stream_set_written_func (self->counter, on_written, self);
   /* Frames are written out once per main-loop iteration; a batch of half
    * the send queue at most, so that the queue bound keeps its meaning. */

@@ -8,7 +8,12 @@
  * connection or a dialled client connection. It builds the
  * SoupWebsocketConnection itself over two stream filters: a guard that
  * bounds incoming messages before libsoup buffers them, and a counter of
- * written bytes, from which it knows its send backlog.
+ * written bytes, from which it knows its send backlog. The data plane
+ * bypasses libsoup: the guard reads the connection and hands binary
+ * messages straight to the tunnel, and the tunnel writes its messages
+ * straight into the counter's batch. libsoup keeps the control frames
+ * (ping, pong, the close handshake) and text messages, which it sees in
+ * stream order.
  *
  * Receiving: FRAME messages go to the session without copying the payload;
  * PING is answered with PONG at once; PONG and ERROR are counted; unknown

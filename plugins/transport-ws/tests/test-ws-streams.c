@@ -1,8 +1,13 @@
 /* test-ws-streams.c — unit tests of the two stream filters under the
  * WebSocket connection: the guard (frame headers followed across any read
  * boundaries, messages bounded across fragments, control frames let
- * through after a trip, pings reported, prefix delivered first) and the
- * counting output stream. */
+ * through after a trip, pings reported, prefix delivered first; in message
+ * mode, reading a real socket itself: binary messages taken out and
+ * unmasked, everything else left to the reader byte for byte, the end of
+ * the stream, closing from the func) and the counting output stream
+ * (batches, back-pressure, close; write_message() framing and its order
+ * with libsoup's whole-or-nothing writes). */
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -572,7 +577,7 @@ test_counting_would_block (void)
   ws_counting_output_stream_set_batch_limit (counter, 8192);
 
   /* Write (iterating, so that batches go out) until the socket is full and
-   * the batch too. */
+   * the batch has no room for another chunk. */
   while (!blocked)
     {
       gssize n;
@@ -587,20 +592,20 @@ test_counting_would_block (void)
           blocked = TRUE;
           break;
         }
-      /* A partial write is as good as a full one: go on from there. */
-      if ((gsize) n < sizeof chunk)
-        {
-          accepted += (gsize) n;
-          continue;
-        }
+      /* Writes are taken whole or refused, never cut (libsoup would keep
+       * the rest of a frame while other frames went ahead of it). */
+      g_assert_cmpint (n, ==, sizeof chunk);
       accepted += (gsize) n;
       if (accepted % (10 * sizeof chunk) == 0)
         g_main_context_iteration (NULL, FALSE);
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
     }
-  g_assert_false (g_pollable_output_stream_is_writable (G_POLLABLE_OUTPUT_STREAM (counter)));
-  g_assert_cmpuint (ws_counting_output_stream_get_batched (counter), ==, 8192);
-  g_assert_cmpuint (ws_counting_output_stream_get_written (counter) + 8192, ==, accepted);
+  /* Refused because the chunk did not fit in what is left of the batch. */
+  g_assert_cmpuint (ws_counting_output_stream_get_batched (counter), <=, 8192);
+  g_assert_cmpuint (ws_counting_output_stream_get_batched (counter) + sizeof chunk, >, 8192);
+  g_assert_cmpuint (ws_counting_output_stream_get_written (counter)
+                        + ws_counting_output_stream_get_batched (counter),
+                    ==, accepted);
 
   /* The peer reads everything; the batch drains through the main loop. */
   while (got->len < accepted)
@@ -715,6 +720,1338 @@ test_counting_peer_gone (void)
   pair_close (&pair);
 }
 
+/* ---- the guard reading the connection itself (start_messages) --------------- */
+
+/* How long any wait below may take before the test fails. */
+#define WAIT_SECONDS 10
+
+static gboolean
+tick_cb (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* Iterates the default main context until @cond holds, and fails the test
+ * after WAIT_SECONDS. A 10 ms tick keeps each blocking iteration short, so
+ * that the deadline is checked even when nothing else happens. */
+#define WAIT_UNTIL(cond, what)                                                                 \
+  G_STMT_START                                                                                 \
+  {                                                                                            \
+    gint64 wait_deadline_ = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;           \
+    guint wait_tick_ = g_timeout_add (10, tick_cb, NULL);                                      \
+                                                                                               \
+    while (!(cond))                                                                            \
+      {                                                                                        \
+        if (g_get_monotonic_time () > wait_deadline_)                                          \
+          g_error ("%s:%d: timed out after %d s waiting for %s", __FILE__, __LINE__,           \
+                   WAIT_SECONDS, what);                                                        \
+        g_main_context_iteration (NULL, TRUE);                                                 \
+      }                                                                                        \
+    g_source_remove (wait_tick_);                                                              \
+  }                                                                                            \
+  G_STMT_END
+
+/* Iterates the default main context for @ms milliseconds: long enough for
+ * anything already on the socket to be processed. */
+static void
+spin_for (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+  guint tick = g_timeout_add (5, tick_cb, NULL);
+
+  while (g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick);
+}
+
+/* @len bytes of payload from the test's (seeded, --seed) generator. */
+static GBytes *
+random_payload (gsize len)
+{
+  guint8 *data = g_malloc (MAX (len, 1));
+
+  for (gsize i = 0; i < len; i++)
+    data[i] = (guint8) g_test_rand_int_range (0, 256);
+  return g_bytes_new_take (data, len);
+}
+
+/* A masking key that changes at least one byte in four. */
+static void
+random_key (guint8 key[4])
+{
+  guint32 r = (guint32) g_test_rand_int ();
+
+  memcpy (key, &r, 4);
+  if (r == 0)
+    key[0] = 0x5a;
+}
+
+/* Appends one frame carrying @payload: @b0 is its first byte (FIN, RSV
+ * bits, opcode); with @key the payload is masked as a client masks it. */
+static void
+put_frame (GByteArray *out, guint8 b0, const void *payload, gsize len, const guint8 *key)
+{
+  guint8 head[14];
+  gsize h = 0;
+  guint8 mask_bit = key ? 0x80 : 0;
+  guint start;
+
+  head[h++] = b0;
+  if (len < 126)
+    head[h++] = (guint8) (mask_bit | len);
+  else if (len < 65536)
+    {
+      head[h++] = (guint8) (mask_bit | 126);
+      head[h++] = (guint8) (len >> 8);
+      head[h++] = (guint8) len;
+    }
+  else
+    {
+      head[h++] = (guint8) (mask_bit | 127);
+      for (int i = 7; i >= 0; i--)
+        head[h++] = (guint8) ((guint64) len >> (8 * i));
+    }
+  if (key)
+    {
+      memcpy (head + h, key, 4);
+      h += 4;
+    }
+  g_byte_array_append (out, head, (guint) h);
+  start = out->len;
+  if (len > 0)
+    g_byte_array_append (out, payload, (guint) len);
+  if (key)
+    for (gsize i = 0; i < len; i++)
+      out->data[start + i] ^= key[i % 4];
+}
+
+/* Bytes on the wire of an unfragmented frame of @len payload bytes. */
+static gsize
+frame_size (gsize len, gboolean masked)
+{
+  return 2 + (len < 126 ? 0 : len < 65536 ? 2 : 8) + (masked ? 4 : 0) + len;
+}
+
+/* Appends a binary message in one frame (masked with a fresh key, or not),
+ * and its payload to @expected when the func should get it. */
+static void
+add_message (GByteArray *wire, GPtrArray *expected, gsize len, gboolean masked)
+{
+  g_autoptr (GBytes) payload = random_payload (len);
+  guint8 key[4];
+
+  random_key (key);
+  put_frame (wire, 0x82, g_bytes_get_data (payload, NULL), len, masked ? key : NULL);
+  if (expected)
+    g_ptr_array_add (expected, g_bytes_ref (payload));
+}
+
+/* Appends a frame the guard must hand on as it is: to @wire, and the same
+ * bytes to @expect_passed. */
+static void
+add_passed (GByteArray *wire, GByteArray *expect_passed, guint8 b0, const void *payload,
+            gsize len, gboolean masked)
+{
+  guint start = wire->len;
+  guint8 key[4];
+
+  random_key (key);
+  put_frame (wire, b0, payload, len, masked ? key : NULL);
+  g_byte_array_append (expect_passed, wire->data + start, wire->len - start);
+}
+
+/* 200 bytes of filler payload for frames whose content does not matter. */
+static const guint8 filler[200] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+
+/* A guard in message mode over one end of a socket pair, and what it gave
+ * out: messages to the func, bytes to a reader that reads it as libsoup 3
+ * does (non-blocking until WOULD_BLOCK, from a source of the guard's, a new
+ * source for each read). */
+typedef struct
+{
+  Seen seen;                  /* first: on_trip and on_ping take the Rx as a Seen */
+  Pair pair;
+  WsGuardInputStream *guard;
+  GPtrArray *messages;        /* GBytes, in the order the func got them */
+  GByteArray *passed;         /* what non-blocking reads of the guard returned */
+  GSource *reader;            /* the reader's source on the guard, while it waits */
+  guint reader_dispatches;
+  gboolean eof;               /* a read returned 0 */
+  GError *error;              /* a read failed */
+  guint close_after;          /* the func closes the guard at this message (0: never) */
+  gboolean close_async;       /* ... with g_input_stream_close_async(), else close() */
+  gboolean unset_after;       /* the func unsets the funcs at close_after instead */
+  gboolean closed;            /* that close completed */
+} Rx;
+
+static void
+input_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_assert_true (g_input_stream_close_finish (G_INPUT_STREAM (source), result, NULL));
+  *(gboolean *) user_data = TRUE;
+}
+
+static void
+on_message (WsGuardInputStream *guard, GBytes *message, gpointer user_data)
+{
+  Rx *rx = user_data;
+
+  g_assert_true (guard == rx->guard);
+  g_ptr_array_add (rx->messages, g_bytes_ref (message));
+  if (rx->close_after == 0 || rx->messages->len != rx->close_after)
+    return;
+  if (rx->unset_after)
+    ws_guard_input_stream_set_funcs (guard, NULL, NULL, NULL);
+  else if (rx->close_async)
+    g_input_stream_close_async (G_INPUT_STREAM (guard), G_PRIORITY_DEFAULT, NULL,
+                                input_closed_cb, &rx->closed);
+  else
+    {
+      g_assert_true (g_input_stream_close (G_INPUT_STREAM (guard), NULL, NULL));
+      rx->closed = TRUE;
+    }
+}
+
+/* Reads the guard like libsoup: non-blocking, until it would block. */
+static void
+rx_read (Rx *rx)
+{
+  for (;;)
+    {
+      g_autoptr (GError) error = NULL;
+      guint8 buffer[777]; /* odd-sized, so that frames straddle reads */
+      gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (rx->guard),
+                                                           buffer, sizeof buffer, NULL, &error);
+
+      if (n > 0)
+        {
+          g_byte_array_append (rx->passed, buffer, (guint) n);
+          continue;
+        }
+      if (n == 0)
+        rx->eof = TRUE;
+      else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        rx->error = g_steal_pointer (&error);
+      return;
+    }
+}
+
+static void rx_watch (Rx *rx);
+
+static gboolean
+rx_reader_cb (GObject *stream, gpointer user_data)
+{
+  Rx *rx = user_data;
+
+  rx->reader_dispatches++;
+  rx_read (rx);
+  /* As libsoup 3 does: this source goes, the next read gets a new one. */
+  g_clear_pointer (&rx->reader, g_source_unref);
+  if (!rx->eof && rx->error == NULL)
+    rx_watch (rx);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+rx_watch (Rx *rx)
+{
+  rx->reader = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (rx->guard), NULL);
+  g_source_set_callback (rx->reader, (GSourceFunc) (void (*) (void)) rx_reader_cb, rx, NULL);
+  g_source_attach (rx->reader, NULL);
+}
+
+/* Stops the reader (some tests read by hand). */
+static void
+rx_unwatch (Rx *rx)
+{
+  if (rx->reader == NULL)
+    return;
+  g_source_destroy (rx->reader);
+  g_clear_pointer (&rx->reader, g_source_unref);
+}
+
+static void
+rx_open (Rx *rx, guint64 max_message, gboolean expect_masked)
+{
+  memset (rx, 0, sizeof *rx);
+  pair_open (&rx->pair, 0);
+  rx->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  rx->passed = g_byte_array_new ();
+  rx->guard = ws_guard_input_stream_new (g_io_stream_get_input_stream (rx->pair.conn),
+                                         max_message, NULL);
+  ws_guard_input_stream_set_funcs (rx->guard, on_trip, on_ping, rx);
+  ws_guard_input_stream_start_messages (rx->guard, on_message, expect_masked);
+  rx_watch (rx);
+}
+
+/* Stops the reader, closes the guard as libsoup does (asynchronously),
+ * then the socket pair. */
+static void
+rx_close (Rx *rx)
+{
+  rx_unwatch (rx);
+  if (!g_input_stream_is_closed (G_INPUT_STREAM (rx->guard)))
+    {
+      gboolean done = FALSE;
+
+      g_input_stream_close_async (G_INPUT_STREAM (rx->guard), G_PRIORITY_DEFAULT, NULL,
+                                  input_closed_cb, &done);
+      WAIT_UNTIL (done, "the guard to close");
+    }
+  g_clear_object (&rx->guard);
+  pair_close (&rx->pair);
+  g_ptr_array_unref (rx->messages);
+  g_byte_array_unref (rx->passed);
+  g_clear_error (&rx->error);
+}
+
+/* The peer writes @data in chunks of random sizes up to @max_chunk (half
+ * of them under 16 bytes, so that headers, lengths and masking keys are
+ * cut everywhere), the main context running after each. */
+static void
+peer_send (Pair *pair, const GByteArray *data, gsize max_chunk)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
+  gsize pos = 0;
+
+  while (pos < data->len)
+    {
+      gsize chunk = (gsize) g_test_rand_int_range (1, (gint32) max_chunk + 1);
+      ssize_t n;
+
+      if (g_test_rand_bit ())
+        chunk = MIN (chunk, (gsize) g_test_rand_int_range (1, 16));
+      n = send (pair->peer, data->data + pos, MIN (chunk, data->len - pos),
+                MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0)
+        g_assert_cmpint (errno, ==, EAGAIN);
+      else
+        pos += (gsize) n;
+      g_main_context_iteration (NULL, FALSE);
+      if (g_get_monotonic_time () > deadline)
+        g_error ("the peer could not write %u bytes in %d s", data->len, WAIT_SECONDS);
+    }
+}
+
+/* The peer writes all of @data at once, the main context not running. */
+static void
+peer_send_now (Pair *pair, const GByteArray *data)
+{
+  gsize pos = 0;
+
+  while (pos < data->len)
+    {
+      ssize_t n = send (pair->peer, data->data + pos, data->len - pos,
+                        MSG_NOSIGNAL | MSG_DONTWAIT);
+
+      if (n < 0)
+        g_error ("the peer's socket took %" G_GSIZE_FORMAT " of %u bytes: %s", pos, data->len,
+                 g_strerror (errno));
+      pos += (gsize) n;
+    }
+}
+
+/* The func got exactly @expected, in order. */
+static void
+assert_messages (GPtrArray *got, GPtrArray *expected)
+{
+  g_assert_cmpuint (got->len, ==, expected->len);
+  for (guint i = 0; i < got->len; i++)
+    if (!g_bytes_equal (got->pdata[i], expected->pdata[i]))
+      g_error ("message %u: %" G_GSIZE_FORMAT " bytes, not the %" G_GSIZE_FORMAT
+               " bytes expected, or different ones", i, g_bytes_get_size (got->pdata[i]),
+               g_bytes_get_size (expected->pdata[i]));
+}
+
+/* Waits until the reader has @expect_passed (and the func @expected), then
+ * runs the main loop a little longer, so that anything extra would show,
+ * and checks both exactly. */
+static void
+rx_expect (Rx *rx, GPtrArray *expected, GByteArray *expect_passed)
+{
+  WAIT_UNTIL (rx->passed->len >= expect_passed->len && rx->messages->len >= expected->len,
+              "the messages and the bytes for the reader");
+  spin_for (30);
+  assert_messages (rx->messages, expected);
+  g_assert_cmpmem (rx->passed->data, rx->passed->len, expect_passed->data, expect_passed->len);
+  g_assert_no_error (rx->error);
+  g_assert_false (rx->eof);
+}
+
+/* The point of message mode: masked binary messages of every length
+ * encoding, whole or in three fragments with a ping and a pong between
+ * them, reach the func unmasked, whole and in order, however the peer's
+ * writes cut them; the reader gets the ping and the pong byte for byte and
+ * nothing else, and the ping is reported. Blocking reads are refused. */
+static void
+test_guard_messages_masked (void)
+{
+  static const gsize sizes[] = { 0, 1, 125, 126, 65535, 70000 };
+  g_autoptr (GByteArray) wire = g_byte_array_new ();
+  g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
+  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr (GError) error = NULL;
+  guint8 buffer[16];
+  guint8 key[4];
+  Rx rx;
+
+  /* The bound (1 MiB) is above every message here. */
+  rx_open (&rx, 1024 * 1024, TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    add_message (wire, expected, sizes[i], TRUE);
+  {
+    /* 300 + 5000 + 7 bytes, each fragment with its own key. */
+    g_autoptr (GBytes) message = random_payload (5307);
+    const guint8 *p = g_bytes_get_data (message, NULL);
+
+    random_key (key);
+    put_frame (wire, 0x02, p, 300, key);
+    add_passed (wire, expect_passed, 0x89, "ping!", 5, TRUE);
+    random_key (key);
+    put_frame (wire, 0x00, p + 300, 5000, key);
+    add_passed (wire, expect_passed, 0x8a, "pong", 4, TRUE);
+    random_key (key);
+    put_frame (wire, 0x80, p + 5300, 7, key);
+    g_ptr_array_add (expected, g_bytes_ref (message));
+  }
+  {
+    /* Empty first and last fragments around one byte. */
+    static const guint8 one = 0xa5;
+
+    random_key (key);
+    put_frame (wire, 0x02, NULL, 0, key);
+    put_frame (wire, 0x00, &one, 1, key);
+    put_frame (wire, 0x80, NULL, 0, key);
+    g_ptr_array_add (expected, g_bytes_new_static (&one, 1));
+  }
+  /* A whole message after them: the fragmented ones ended cleanly. */
+  add_message (wire, expected, 2, TRUE);
+
+  peer_send (&rx.pair, wire, 4096);
+  rx_expect (&rx, expected, expect_passed);
+  g_assert_cmpuint (rx.seen.trips, ==, 0);
+  g_assert_cmpuint (rx.seen.pings, ==, 1);
+  g_assert_cmpuint (rx.seen.ping_bytes, ==, 5);
+  g_assert_cmpuint (rx.reader_dispatches, >, 0);
+  g_assert_false (ws_guard_input_stream_is_tripped (rx.guard));
+
+  g_assert_cmpint (g_input_stream_read (G_INPUT_STREAM (rx.guard), buffer, sizeof buffer, NULL,
+                                        &error),
+                   ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+  rx_close (&rx);
+}
+
+/* Text messages are libsoup's: a whole one, a fragmented one with a ping
+ * inside, an empty one and a long one reach the reader byte for byte (not
+ * the func), and the binary messages around them still go to the func, in
+ * order. */
+static void
+test_guard_messages_text_passes (void)
+{
+  g_autoptr (GByteArray) wire = g_byte_array_new ();
+  g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
+  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  char text[3000];
+  Rx rx;
+
+  for (gsize i = 0; i < sizeof text; i++)
+    text[i] = (char) ('a' + i % 26);
+  rx_open (&rx, 1024 * 1024, TRUE);
+  add_message (wire, expected, 10, TRUE);
+  add_passed (wire, expect_passed, 0x81, "hello, text", 11, TRUE);
+  add_message (wire, expected, 200, TRUE);
+  add_passed (wire, expect_passed, 0x01, "frag", 4, TRUE);
+  add_passed (wire, expect_passed, 0x89, "p", 1, TRUE);
+  add_passed (wire, expect_passed, 0x00, "ment", 4, TRUE);
+  add_passed (wire, expect_passed, 0x80, "ed", 2, TRUE);
+  add_message (wire, expected, 0, TRUE);
+  add_passed (wire, expect_passed, 0x81, NULL, 0, TRUE);
+  add_message (wire, expected, 1000, TRUE);
+  add_passed (wire, expect_passed, 0x81, text, sizeof text, TRUE);
+  add_message (wire, expected, 3, TRUE);
+
+  peer_send (&rx.pair, wire, 1024);
+  rx_expect (&rx, expected, expect_passed);
+  g_assert_cmpuint (rx.seen.trips, ==, 0);
+  g_assert_cmpuint (rx.seen.pings, ==, 1);
+  rx_close (&rx);
+}
+
+/* Frames libsoup must refuse — unmasked from a client, RSV1 set, a
+ * continuation with nothing to continue, a reserved data opcode, an
+ * unmasked continuation of a binary message being gathered — reach the
+ * reader unchanged (libsoup then fails the connection), and the guard
+ * takes nothing out after them: the binary messages that follow reach the
+ * reader too, not the func. */
+static void
+test_guard_messages_rule_breakers_pass (void)
+{
+  for (guint c = 0; c < 5; c++)
+    {
+      g_autoptr (GByteArray) wire = g_byte_array_new ();
+      g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
+      g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func (
+          (GDestroyNotify) g_bytes_unref);
+      guint8 key[4];
+      Rx rx;
+
+      g_test_message ("case %u", c);
+      rx_open (&rx, 1024 * 1024, TRUE);
+      add_message (wire, expected, 50, TRUE); /* before it: taken out */
+      switch (c)
+        {
+        case 0:
+          add_passed (wire, expect_passed, 0x82, filler, 20, FALSE);
+          break;
+        case 1:
+          add_passed (wire, expect_passed, 0xc2, filler, 20, TRUE);
+          break;
+        case 2:
+          add_passed (wire, expect_passed, 0x80, filler, 20, TRUE);
+          break;
+        case 3:
+          add_passed (wire, expect_passed, 0x83, filler, 20, TRUE);
+          break;
+        default:
+          /* The first fragment was taken out; libsoup never sees it. */
+          random_key (key);
+          put_frame (wire, 0x02, filler, 30, key);
+          add_passed (wire, expect_passed, 0x80, filler, 20, FALSE);
+          break;
+        }
+      add_passed (wire, expect_passed, 0x82, filler, 40, TRUE);
+      add_passed (wire, expect_passed, 0x02, filler, 10, TRUE);
+      add_passed (wire, expect_passed, 0x80, filler, 10, TRUE);
+      add_passed (wire, expect_passed, 0x82, filler, 200, TRUE);
+
+      peer_send (&rx.pair, wire, 64);
+      rx_expect (&rx, expected, expect_passed);
+      g_assert_cmpuint (rx.seen.trips, ==, 0);
+      rx_close (&rx);
+    }
+}
+
+/* libsoup takes nothing after a close frame, and neither may the owner:
+ * the close frame and every frame after it, binary ones included, go to
+ * the reader. */
+static void
+test_guard_messages_close_frame (void)
+{
+  g_autoptr (GByteArray) wire = g_byte_array_new ();
+  g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
+  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  Rx rx;
+
+  rx_open (&rx, 1024 * 1024, TRUE);
+  add_message (wire, expected, 30, TRUE);
+  add_passed (wire, expect_passed, 0x88, "\x03\xe8" "bye", 5, TRUE);
+  add_passed (wire, expect_passed, 0x82, filler, 100, TRUE);
+  add_passed (wire, expect_passed, 0x02, filler, 10, TRUE);
+  add_passed (wire, expect_passed, 0x80, filler, 10, TRUE);
+  add_passed (wire, expect_passed, 0x89, "x", 1, TRUE);
+  add_passed (wire, expect_passed, 0x82, filler, 0, TRUE);
+
+  peer_send (&rx.pair, wire, 32);
+  rx_expect (&rx, expected, expect_passed);
+  g_assert_cmpuint (rx.seen.trips, ==, 0);
+  rx_close (&rx);
+}
+
+/* A new data message (binary, text, or the start of a fragmented one)
+ * while a binary one is half gathered cannot be shown to libsoup, which
+ * never saw the first fragment: the guard trips with
+ * WS_GUARD_TRIP_BAD_FRAME, once, delivers neither message and drops every
+ * data frame after; control frames still reach the reader. */
+static void
+test_guard_messages_bad_frame_trips (void)
+{
+  static const guint8 intruders[] = { 0x82, 0x81, 0x02 };
+
+  for (guint c = 0; c < G_N_ELEMENTS (intruders); c++)
+    {
+      g_autoptr (GByteArray) wire = g_byte_array_new ();
+      g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
+      g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func (
+          (GDestroyNotify) g_bytes_unref);
+      guint8 key[4];
+      Rx rx;
+
+      g_test_message ("intruder 0x%02x", intruders[c]);
+      rx_open (&rx, 1024 * 1024, TRUE);
+      add_message (wire, expected, 10, TRUE);
+      random_key (key);
+      put_frame (wire, 0x02, filler, 50, key);
+      put_frame (wire, intruders[c], filler, 20, key);
+      put_frame (wire, 0x82, filler, 30, key);
+      put_frame (wire, 0x80, filler, 5, key);
+      add_passed (wire, expect_passed, 0x89, "end", 3, TRUE);
+
+      peer_send (&rx.pair, wire, 16);
+      rx_expect (&rx, expected, expect_passed);
+      g_assert_cmpuint (rx.seen.trips, ==, 1);
+      g_assert_cmpint (rx.seen.why, ==, WS_GUARD_TRIP_BAD_FRAME);
+      g_assert_cmpuint (rx.seen.size, ==, 20);
+      g_assert_true (ws_guard_input_stream_is_tripped (rx.guard));
+      g_assert_cmpuint (rx.seen.pings, ==, 1);
+      rx_close (&rx);
+    }
+}
+
+static gboolean
+flag_source_cb (GObject *stream, gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Waits (bounded) for a new source of the guard's to dispatch. */
+static void
+wait_readable (WsGuardInputStream *guard)
+{
+  gboolean ready = FALSE;
+  g_autoptr (GSource) source
+      = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (guard), NULL);
+
+  g_source_set_callback (source, (GSourceFunc) (void (*) (void)) flag_source_cb, &ready, NULL);
+  g_source_attach (source, NULL);
+  WAIT_UNTIL (ready, "the guard's source to dispatch");
+  g_source_destroy (source);
+}
+
+/* The peer ends the connection (shutdown, or close): a reader's source
+ * made while there was nothing to read dispatches, and non-blocking reads
+ * return first the control frame still waiting (in pieces if the reader
+ * asks for little), then 0, and 0 again; the messages before the end were
+ * all delivered. */
+static void
+test_guard_messages_eof (void)
+{
+  for (int how = 0; how < 2; how++)
+    {
+      g_autoptr (GByteArray) wire = g_byte_array_new ();
+      g_autoptr (GByteArray) last = g_byte_array_new ();
+      g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
+      g_autoptr (GByteArray) expect_last = g_byte_array_new ();
+      g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func (
+          (GDestroyNotify) g_bytes_unref);
+      g_autoptr (GSource) source = NULL;
+      g_autoptr (GError) error = NULL;
+      GPollableInputStream *guard;
+      gboolean ready = FALSE;
+      guint8 buffer[256];
+      gssize n;
+      Rx rx;
+
+      rx_open (&rx, 1024 * 1024, TRUE);
+      rx_unwatch (&rx); /* this test reads by hand */
+      guard = G_POLLABLE_INPUT_STREAM (rx.guard);
+      add_message (wire, expected, 1000, TRUE);
+      add_passed (wire, expect_passed, 0x89, "ping", 4, TRUE);
+      peer_send (&rx.pair, wire, 512);
+      wait_readable (rx.guard);
+      n = g_pollable_input_stream_read_nonblocking (guard, buffer, sizeof buffer, NULL, NULL);
+      g_assert_cmpmem (buffer, n, expect_passed->data, expect_passed->len);
+      g_assert_cmpint (g_pollable_input_stream_read_nonblocking (guard, buffer, sizeof buffer,
+                                                                 NULL, &error),
+                       ==, -1);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+      g_assert_false (g_pollable_input_stream_is_readable (guard));
+
+      /* A source made now waits: nothing to read, no end yet. */
+      source = g_pollable_input_stream_create_source (guard, NULL);
+      g_source_set_callback (source, (GSourceFunc) (void (*) (void)) flag_source_cb, &ready,
+                             NULL);
+      g_source_attach (source, NULL);
+      spin_for (20);
+      g_assert_false (ready);
+
+      /* The last message and a ping, then the end, in one go. */
+      add_message (last, expected, 7, TRUE);
+      add_passed (last, expect_last, 0x89, "bye?", 4, TRUE);
+      peer_send_now (&rx.pair, last);
+      if (how == 0)
+        g_assert_cmpint (shutdown (rx.pair.peer, SHUT_WR), ==, 0);
+      else
+        {
+          close (rx.pair.peer);
+          rx.pair.peer = -1;
+        }
+      WAIT_UNTIL (ready, "the reader's source at the end");
+      g_source_destroy (source);
+      g_assert_true (g_pollable_input_stream_is_readable (guard));
+      n = g_pollable_input_stream_read_nonblocking (guard, buffer, 3, NULL, NULL);
+      g_assert_cmpint (n, ==, 3);
+      n = g_pollable_input_stream_read_nonblocking (guard, buffer + 3, sizeof buffer - 3, NULL,
+                                                    NULL);
+      g_assert_cmpint (n, ==, (gssize) expect_last->len - 3);
+      g_assert_cmpmem (buffer, expect_last->len, expect_last->data, expect_last->len);
+      /* Then the end (once the guard has seen it, if it has not yet). */
+      for (;;)
+        {
+          g_clear_error (&error);
+          n = g_pollable_input_stream_read_nonblocking (guard, buffer, sizeof buffer, NULL, &error);
+          if (n == 0)
+            break;
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+          wait_readable (rx.guard);
+        }
+      g_assert_cmpint (g_pollable_input_stream_read_nonblocking (guard, buffer, sizeof buffer,
+                                                                 NULL, NULL),
+                       ==, 0);
+      /* At the end a source is ready at once. */
+      g_assert_true (g_pollable_input_stream_is_readable (guard));
+      wait_readable (rx.guard);
+      assert_messages (rx.messages, expected);
+      g_assert_cmpuint (rx.seen.pings, ==, 2);
+      rx_close (&rx);
+    }
+}
+
+/* The bound still holds in message mode: a message above it, alone or
+ * reached by its fragments, trips the guard (MESSAGE_TOO_BIG, once) and is
+ * dropped as it arrives; nothing above the bound reaches the func, data
+ * frames after it are dropped, control frames still reach the reader. */
+static void
+test_guard_messages_too_big (void)
+{
+  for (int fragmented = 0; fragmented < 2; fragmented++)
+    {
+      g_autoptr (GByteArray) wire = g_byte_array_new ();
+      g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
+      g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func (
+          (GDestroyNotify) g_bytes_unref);
+      g_autoptr (GBytes) big = random_payload (1200);
+      guint8 key[4];
+      Rx rx;
+
+      rx_open (&rx, 1000, TRUE);
+      add_message (wire, expected, 1000, TRUE); /* exactly the bound: delivered */
+      random_key (key);
+      if (fragmented)
+        {
+          put_frame (wire, 0x02, g_bytes_get_data (big, NULL), 600, key);
+          put_frame (wire, 0x80, g_bytes_get_data (big, NULL), 600, key);
+        }
+      else
+        put_frame (wire, 0x82, g_bytes_get_data (big, NULL), 1001, key);
+      put_frame (wire, 0x82, filler, 10, key); /* after the trip: dropped */
+      add_passed (wire, expect_passed, 0x89, "still", 5, TRUE);
+
+      peer_send (&rx.pair, wire, 700);
+      rx_expect (&rx, expected, expect_passed);
+      g_assert_cmpuint (rx.seen.trips, ==, 1);
+      g_assert_cmpint (rx.seen.why, ==, WS_GUARD_TRIP_MESSAGE_TOO_BIG);
+      g_assert_cmpuint (rx.seen.size, ==, fragmented ? 1200 : 1001);
+      g_assert_cmpuint (ws_guard_input_stream_get_discarded (rx.guard), ==,
+                        fragmented ? 600 + 10 : 1001 + 10);
+      for (guint i = 0; i < rx.messages->len; i++)
+        g_assert_cmpuint (g_bytes_get_size (rx.messages->pdata[i]), <=, 1000);
+      rx_close (&rx);
+    }
+}
+
+/* The client side: a server's frames are not masked. Unmasked binary
+ * messages, whole or fragmented around a ping, are delivered; a masked one
+ * (a server must not mask) reaches the reader and ends the taking out. */
+static void
+test_guard_messages_client_side (void)
+{
+  static const gsize sizes[] = { 0, 1, 126, 65536, 70000 };
+  g_autoptr (GByteArray) wire = g_byte_array_new ();
+  g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
+  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr (GBytes) message = random_payload (4000);
+  const guint8 *p = g_bytes_get_data (message, NULL);
+  Rx rx;
+
+  rx_open (&rx, 1024 * 1024, FALSE);
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    add_message (wire, expected, sizes[i], FALSE);
+  put_frame (wire, 0x02, p, 1000, NULL);
+  add_passed (wire, expect_passed, 0x89, "ping", 4, FALSE);
+  put_frame (wire, 0x00, p + 1000, 2999, NULL);
+  put_frame (wire, 0x80, p + 3999, 1, NULL);
+  g_ptr_array_add (expected, g_bytes_ref (message));
+  add_passed (wire, expect_passed, 0x82, filler, 10, TRUE);
+  add_passed (wire, expect_passed, 0x82, filler, 10, FALSE);
+
+  peer_send (&rx.pair, wire, 8192);
+  rx_expect (&rx, expected, expect_passed);
+  g_assert_cmpuint (rx.seen.trips, ==, 0);
+  g_assert_cmpuint (rx.seen.pings, ==, 1);
+  rx_close (&rx);
+}
+
+/* The owner may close the guard from the func (the tunnel ends on a bad
+ * message): no message is delivered after it, though more were read in
+ * the same buffer and more keep coming, and nothing freed is touched
+ * (ASan). @how: 0 close(), 1 close_async(), 2 unsetting the funcs, which
+ * stops the delivery too while control frames still reach the reader. */
+static void
+close_from_func (int how)
+{
+  g_autoptr (GByteArray) wire = g_byte_array_new ();
+  g_autoptr (GByteArray) more = g_byte_array_new ();
+  g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
+  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  Rx rx;
+
+  rx_open (&rx, 1024 * 1024, TRUE);
+  rx.close_after = 2;
+  rx.close_async = how == 1;
+  rx.unset_after = how == 2;
+  for (int i = 0; i < 5; i++)
+    add_message (wire, i < 2 ? expected : NULL, 100, TRUE);
+  /* In one write: the messages after the second are in the buffer that the
+   * guard is working on when the func closes it. */
+  peer_send_now (&rx.pair, wire);
+  WAIT_UNTIL (rx.messages->len >= 2 && (how == 2 || rx.closed), "the close from the func");
+  for (int i = 0; i < 3; i++)
+    add_message (more, NULL, 100, TRUE);
+  if (how == 2)
+    add_passed (more, expect_passed, 0x89, "after", 5, TRUE);
+  peer_send (&rx.pair, more, 64);
+  if (how == 2)
+    WAIT_UNTIL (rx.passed->len >= expect_passed->len, "the ping after the funcs went");
+  spin_for (50);
+  assert_messages (rx.messages, expected);
+  if (how == 2)
+    {
+      g_assert_cmpmem (rx.passed->data, rx.passed->len, expect_passed->data, expect_passed->len);
+      g_assert_cmpuint (rx.seen.pings, ==, 0); /* the ping func went too */
+    }
+  rx_close (&rx);
+}
+
+static void
+test_guard_messages_close_from_func (void)
+{
+  close_from_func (0);
+}
+
+static void
+test_guard_messages_close_async_from_func (void)
+{
+  close_from_func (1);
+}
+
+static void
+test_guard_messages_unset_funcs_from_func (void)
+{
+  close_from_func (2);
+}
+
+static gboolean
+kept_reader_cb (GObject *stream, gpointer user_data)
+{
+  Rx *rx = user_data;
+
+  rx->reader_dispatches++;
+  rx_read (rx);
+  return G_SOURCE_CONTINUE;
+}
+
+/* A reader's source is ready while there is something to read, not after:
+ * one kept attached (as any GPollableInputStream user may keep it) must
+ * not dispatch on every iteration once the reader has drained the guard,
+ * or the main loop spins. */
+static void
+test_guard_messages_reader_source_quiet (void)
+{
+  g_autoptr (GByteArray) wire = g_byte_array_new ();
+  g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
+  g_autoptr (GSource) source = NULL;
+  guint dispatches;
+  Rx rx;
+
+  rx_open (&rx, 1024 * 1024, TRUE);
+  rx_unwatch (&rx);
+  source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (rx.guard), NULL);
+  g_source_set_callback (source, (GSourceFunc) (void (*) (void)) kept_reader_cb, &rx, NULL);
+  g_source_attach (source, NULL);
+  add_passed (wire, expect_passed, 0x89, "once", 4, TRUE);
+  peer_send (&rx.pair, wire, 64);
+  WAIT_UNTIL (rx.passed->len >= expect_passed->len, "the ping at the reader");
+  dispatches = rx.reader_dispatches;
+  spin_for (100);
+  g_test_message ("%u dispatches with nothing to read", rx.reader_dispatches - dispatches);
+  g_assert_cmpuint (rx.reader_dispatches - dispatches, <=, 2);
+  g_assert_cmpmem (rx.passed->data, rx.passed->len, expect_passed->data, expect_passed->len);
+  g_source_destroy (source);
+  rx_close (&rx);
+}
+
+/* The guard is freed once its owner lets go of it: a reader's source, once
+ * destroyed, must not keep it (and the connection's input stream) alive.
+ * Without any reader source it is freed (the control case). */
+static void
+test_guard_messages_freed (void)
+{
+  for (int with_source = 0; with_source < 2; with_source++)
+    {
+      Pair pair;
+      Rx rx = { 0 };
+      WsGuardInputStream *guard;
+      gpointer weak;
+      gboolean closed = FALSE;
+
+      pair_open (&pair, 0);
+      guard = ws_guard_input_stream_new (g_io_stream_get_input_stream (pair.conn), 1000, NULL);
+      weak = guard;
+      g_object_add_weak_pointer (G_OBJECT (guard), &weak);
+      ws_guard_input_stream_set_funcs (guard, on_trip, on_ping, &rx);
+      ws_guard_input_stream_start_messages (guard, on_message, TRUE);
+      if (with_source)
+        {
+          GSource *source
+              = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (guard), NULL);
+
+          g_source_attach (source, NULL);
+          g_main_context_iteration (NULL, FALSE);
+          g_source_destroy (source);
+          g_source_unref (source);
+        }
+      g_input_stream_close_async (G_INPUT_STREAM (guard), G_PRIORITY_DEFAULT, NULL,
+                                  input_closed_cb, &closed);
+      WAIT_UNTIL (closed, "the guard to close");
+      g_object_unref (guard);
+      g_assert_null (weak);
+      pair_close (&pair);
+    }
+}
+
+/* The guard's source gives way after about 16 KiB: with 128 KiB of small
+ * messages waiting on the socket, one main-loop iteration takes 16 KiB of
+ * them (a little more: up to a frame past it), not everything it can
+ * read, so that one busy connection cannot stall the others; the rest
+ * follows in later iterations, in order. */
+static void
+test_guard_messages_gives_way (void)
+{
+  g_autoptr (GByteArray) wire = g_byte_array_new ();
+  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
+  int sndbuf = 1024 * 1024;
+  guint before;
+  gsize taken;
+  Rx rx;
+
+  rx_open (&rx, 1024 * 1024, TRUE);
+  g_assert_cmpint (setsockopt (rx.pair.peer, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), ==,
+                   0);
+  while (wire->len < 128 * 1024)
+    add_message (wire, expected, 100, TRUE);
+  peer_send_now (&rx.pair, wire);
+  do
+    {
+      before = rx.messages->len;
+      g_main_context_iteration (NULL, FALSE);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    }
+  while (rx.messages->len == before);
+  taken = (rx.messages->len - before) * frame_size (100, TRUE);
+  g_test_message ("one iteration took %" G_GSIZE_FORMAT " bytes of %u", taken, wire->len);
+  g_assert_cmpuint (taken, <=, 16 * 1024 + frame_size (100, TRUE));
+  WAIT_UNTIL (rx.messages->len >= expected->len, "every message");
+  assert_messages (rx.messages, expected);
+  rx_close (&rx);
+}
+
+/* ---- write_message --------------------------------------------------------------- */
+
+/* One frame as the peer sees it; also what a test expects. */
+typedef struct
+{
+  guint8 b0;
+  gboolean masked;
+  guint8 key[4];
+  GBytes *payload; /* unmasked */
+} Frame;
+
+static void
+frame_free (Frame *frame)
+{
+  g_bytes_unref (frame->payload);
+  g_free (frame);
+}
+
+static Frame *
+frame_new (guint8 b0, const guint8 *key, GBytes *payload)
+{
+  Frame *frame = g_new0 (Frame, 1);
+
+  frame->b0 = b0;
+  frame->masked = key != NULL;
+  if (key)
+    memcpy (frame->key, key, 4);
+  frame->payload = g_bytes_ref (payload);
+  return frame;
+}
+
+/* Splits what the peer received into frames, checking each header against
+ * RFC 6455 §5.2: the length in its shortest form, the 64-bit form with its
+ * top bit clear; no partial frame at the end. */
+static GPtrArray *
+parse_frames (const GByteArray *wire)
+{
+  GPtrArray *frames = g_ptr_array_new_with_free_func ((GDestroyNotify) frame_free);
+  gsize pos = 0;
+
+  while (pos < wire->len)
+    {
+      const guint8 *h = wire->data + pos;
+      gsize avail = wire->len - pos;
+      gsize head = 2;
+      guint64 len;
+      guint8 key[4] = { 0 };
+      guint8 *payload;
+      g_autoptr (GBytes) bytes = NULL;
+
+      g_assert_cmpuint (avail, >=, 2);
+      len = h[1] & 0x7f;
+      if (len == 126)
+        {
+          g_assert_cmpuint (avail, >=, 4);
+          len = (guint64) h[2] << 8 | h[3];
+          g_assert_cmpuint (len, >=, 126);
+          head = 4;
+        }
+      else if (len == 127)
+        {
+          g_assert_cmpuint (avail, >=, 10);
+          len = 0;
+          for (int i = 0; i < 8; i++)
+            len = len << 8 | h[2 + i];
+          g_assert_cmpuint (len, >=, 65536);
+          g_assert_cmpuint (len >> 63, ==, 0);
+          head = 10;
+        }
+      if (h[1] & 0x80)
+        {
+          g_assert_cmpuint (avail, >=, head + 4);
+          memcpy (key, h + head, 4);
+          head += 4;
+        }
+      g_assert_cmpuint (avail - head, >=, len);
+      payload = g_malloc (MAX (len, 1));
+      for (gsize i = 0; i < len; i++)
+        payload[i] = h[head + i] ^ key[i % 4];
+      bytes = g_bytes_new_take (payload, len);
+      g_ptr_array_add (frames, frame_new (h[0], (h[1] & 0x80) ? key : NULL, bytes));
+      pos += head + len;
+    }
+  return frames;
+}
+
+static void
+assert_frames (GPtrArray *got, GPtrArray *expected)
+{
+  g_assert_cmpuint (got->len, ==, expected->len);
+  for (guint i = 0; i < got->len; i++)
+    {
+      const Frame *g = got->pdata[i];
+      const Frame *e = expected->pdata[i];
+
+      if (g->b0 != e->b0 || g->masked != e->masked
+          || (e->masked && memcmp (g->key, e->key, 4) != 0)
+          || !g_bytes_equal (g->payload, e->payload))
+        g_error ("frame %u: 0x%02x%s, %" G_GSIZE_FORMAT " bytes; expected 0x%02x%s, %"
+                 G_GSIZE_FORMAT " bytes (or other bytes, or another key)", i, g->b0,
+                 g->masked ? " masked" : "", g_bytes_get_size (g->payload), e->b0,
+                 e->masked ? " masked" : "", g_bytes_get_size (e->payload));
+    }
+}
+
+/* Reads at most @max bytes of what the peer has now. */
+static gsize
+peer_read_some (Pair *pair, GByteArray *into, gsize max)
+{
+  guint8 buf[8192];
+  ssize_t n = recv (pair->peer, buf, MIN (max, sizeof buf), MSG_DONTWAIT);
+
+  if (n <= 0)
+    return 0;
+  g_byte_array_append (into, buf, (guint) n);
+  return (gsize) n;
+}
+
+/* write_message() frames one binary message as RFC 6455 says, for every
+ * length encoding, masked (a client's) or not (a server's): the peer
+ * parses exactly one frame per message, in order, FIN and binary, mask
+ * bit and key as given, the payload unmasked back to the input. A message
+ * that leaves the batch under its limit waits for the main loop; one that
+ * takes it past the limit goes out at once. */
+static void
+test_counting_write_message_frames (void)
+{
+  static const gsize sizes[] = { 0, 125, 126, 65535, 65536, 70000 };
+  Pair pair;
+  g_autoptr (WsCountingOutputStream) counter = NULL;
+  g_autoptr (GByteArray) got = g_byte_array_new ();
+  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) frame_free);
+  g_autoptr (GPtrArray) frames = NULL;
+  gsize total = 0;
+
+  pair_open (&pair, 0);
+  counter = ws_counting_output_stream_new (g_io_stream_get_output_stream (pair.conn));
+  for (int masked = 0; masked < 2; masked++)
+    for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+      {
+        g_autoptr (GBytes) payload = random_payload (sizes[i]);
+        gsize wire = frame_size (sizes[i], masked);
+        guint64 written = ws_counting_output_stream_get_written (counter);
+        gsize batched = ws_counting_output_stream_get_batched (counter);
+        guint8 key[4];
+
+        random_key (key);
+        ws_counting_output_stream_write_message (counter, g_bytes_get_data (payload, NULL),
+                                                 sizes[i], masked ? key : NULL);
+        g_ptr_array_add (expected, frame_new (0x82, masked ? key : NULL, payload));
+        total += wire;
+        if (batched + wire < WS_COUNTING_BATCH_MAX)
+          {
+            g_assert_cmpuint (ws_counting_output_stream_get_written (counter), ==, written);
+            g_assert_cmpuint (ws_counting_output_stream_get_batched (counter), ==, batched + wire);
+            g_assert_cmpuint (peer_read (&pair, got), ==, 0);
+          }
+        else
+          {
+            g_assert_cmpuint (ws_counting_output_stream_get_written (counter), >, written);
+            WAIT_UNTIL ((peer_read (&pair, got), ws_counting_output_stream_get_batched (counter) == 0),
+                        "the batch to go out");
+          }
+      }
+  WAIT_UNTIL ((peer_read (&pair, got), got->len >= total), "every frame at the peer");
+  g_assert_cmpuint (got->len, ==, total);
+  frames = parse_frames (got);
+  assert_frames (frames, expected);
+  g_assert_cmpuint (ws_counting_output_stream_get_written (counter), ==, total);
+  g_assert_cmpuint (ws_counting_output_stream_get_batched (counter), ==, 0);
+  g_clear_object (&counter);
+  pair_close (&pair);
+}
+
+/* libsoup's own frames (pongs, the close frame, a long text message now
+ * and then) go through write_nonblocking() between write_message() calls:
+ * each is taken whole or refused with WOULD_BLOCK, never cut, and the peer
+ * gets every frame in the order written. A small socket buffer, a slow
+ * peer and a batch limit under the control frames' size (so that they also
+ * take the path that bypasses an empty batch, where the socket may take a
+ * long frame only in part) make the stream refuse often. */
+static void
+test_counting_write_message_keeps_order (void)
+{
+  Pair pair;
+  g_autoptr (WsCountingOutputStream) counter = NULL;
+  g_autoptr (GByteArray) got = g_byte_array_new ();
+  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) frame_free);
+  g_autoptr (GPtrArray) frames = NULL;
+  gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
+  guint would_block = 0;
+  gsize total = 0;
+
+  pair_open (&pair, 4096);
+  counter = ws_counting_output_stream_new (g_io_stream_get_output_stream (pair.conn));
+  ws_counting_output_stream_set_batch_limit (counter, 64);
+  for (guint turn = 0; turn <= 300; turn++)
+    {
+      gsize len = (gsize) g_test_rand_int_range (0, 3000);
+      gboolean masked = turn % 2;
+      g_autoptr (GBytes) payload = random_payload (len);
+      g_autoptr (GBytes) control_payload = NULL;
+      g_autoptr (GByteArray) control = g_byte_array_new ();
+      guint8 opcode = turn == 300 ? 0x88 : turn % 3 ? 0x8a : 0x89;
+      guint8 key[4];
+      gssize n;
+
+      random_key (key);
+      ws_counting_output_stream_write_message (counter, g_bytes_get_data (payload, NULL), len,
+                                               masked ? key : NULL);
+      g_ptr_array_add (expected, frame_new (0x82, masked ? key : NULL, payload));
+      total += frame_size (len, masked);
+
+      /* Mostly control frames; every tenth a long text message (libsoup
+       * may send those), which the socket can take only in part. */
+      if (turn % 10 == 5)
+        {
+          opcode = 0x81;
+          control_payload = random_payload ((gsize) g_test_rand_int_range (4000, 20000));
+        }
+      else
+        control_payload = random_payload ((gsize) g_test_rand_int_range (0, 126));
+      random_key (key);
+      put_frame (control, opcode, g_bytes_get_data (control_payload, NULL),
+                 g_bytes_get_size (control_payload), masked ? key : NULL);
+      for (;;)
+        {
+          g_autoptr (GError) error = NULL;
+
+          n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (counter),
+                                                          control->data, control->len, NULL,
+                                                          &error);
+          if (n >= 0)
+            break;
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+          would_block++;
+          /* As libsoup would, wait for the stream: the peer reads a little. */
+          peer_read_some (&pair, got, (gsize) g_test_rand_int_range (1, 8192));
+          g_main_context_iteration (NULL, FALSE);
+          g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        }
+      g_assert_cmpint (n, ==, control->len);
+      g_ptr_array_add (expected, frame_new (opcode, masked ? key : NULL, control_payload));
+      total += control->len;
+      /* A slow peer: it reads a little now and then. */
+      if (g_test_rand_int_range (0, 4) == 0)
+        peer_read_some (&pair, got, (gsize) g_test_rand_int_range (1, 4096));
+      g_main_context_iteration (NULL, FALSE);
+    }
+  WAIT_UNTIL ((peer_read (&pair, got), got->len >= total), "every frame at the peer");
+  g_assert_cmpuint (got->len, ==, total);
+  frames = parse_frames (got);
+  assert_frames (frames, expected);
+  g_test_message ("%u writes refused with WOULD_BLOCK", would_block);
+  g_assert_cmpuint (would_block, >, 0);
+  g_assert_cmpuint (ws_counting_output_stream_get_written (counter), ==, total);
+  g_clear_object (&counter);
+  pair_close (&pair);
+}
+
+/* A peer that reads nothing: write_message() keeps taking messages far
+ * past the batch limit (the caller bounds its own queue), the stream says
+ * it is not writable so that libsoup's frames wait their turn (a pong is
+ * refused, not cut or put ahead), and everything arrives, in order, once
+ * the peer reads. */
+static void
+test_counting_write_message_peer_not_reading (void)
+{
+  Pair pair;
+  g_autoptr (WsCountingOutputStream) counter = NULL;
+  g_autoptr (GByteArray) got = g_byte_array_new ();
+  g_autoptr (GByteArray) pong = g_byte_array_new ();
+  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) frame_free);
+  g_autoptr (GPtrArray) frames = NULL;
+  g_autoptr (GBytes) pong_payload = g_bytes_new_static ("pong", 4);
+  g_autoptr (GError) error = NULL;
+  gsize total = 0;
+
+  pair_open (&pair, 4096);
+  counter = ws_counting_output_stream_new (g_io_stream_get_output_stream (pair.conn));
+  ws_counting_output_stream_set_batch_limit (counter, 8192);
+  for (guint i = 0; i < 200; i++)
+    {
+      g_autoptr (GBytes) payload = random_payload (5000);
+      guint8 key[4];
+
+      random_key (key);
+      ws_counting_output_stream_write_message (counter, g_bytes_get_data (payload, NULL), 5000,
+                                               i % 2 ? key : NULL);
+      g_ptr_array_add (expected, frame_new (0x82, i % 2 ? key : NULL, payload));
+      total += frame_size (5000, i % 2);
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_assert_cmpuint (ws_counting_output_stream_get_written (counter)
+                        + ws_counting_output_stream_get_batched (counter),
+                    ==, total);
+  g_assert_cmpuint (ws_counting_output_stream_get_batched (counter), >, 8192);
+  g_assert_false (g_pollable_output_stream_is_writable (G_POLLABLE_OUTPUT_STREAM (counter)));
+
+  put_frame (pong, 0x8a, "pong", 4, NULL);
+  g_assert_cmpint (g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (counter),
+                                                               pong->data, pong->len, NULL,
+                                                               &error),
+                   ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+
+  WAIT_UNTIL ((peer_read (&pair, got), got->len >= total), "the messages at the peer");
+  g_assert_true (g_pollable_output_stream_is_writable (G_POLLABLE_OUTPUT_STREAM (counter)));
+  g_assert_cmpint (g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (counter),
+                                                               pong->data, pong->len, NULL,
+                                                               NULL),
+                   ==, pong->len);
+  g_ptr_array_add (expected, frame_new (0x8a, NULL, pong_payload));
+  total += pong->len;
+  WAIT_UNTIL ((peer_read (&pair, got), got->len >= total), "the pong at the peer");
+  g_assert_cmpuint (got->len, ==, total);
+  frames = parse_frames (got);
+  assert_frames (frames, expected);
+  g_assert_cmpuint (ws_counting_output_stream_get_written (counter), ==, total);
+  g_clear_object (&counter);
+  pair_close (&pair);
+}
+
+/* A write refused for want of room in the batch must not leave the
+ * stream writable: libsoup then waits on the stream's source before it
+ * tries again, and a source that fires at once while the peer reads
+ * nothing makes the main loop spin (try, refuse, wait, fire, try...). */
+static void
+test_counting_refused_write_waits (void)
+{
+  Pair pair;
+  g_autoptr (WsCountingOutputStream) counter = NULL;
+  g_autoptr (GByteArray) got = g_byte_array_new ();
+  guint8 chunk[1500] = { 0 };
+  gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
+  gint64 end;
+  guint attempts = 0;
+  guint tick;
+
+  pair_open (&pair, 4096);
+  counter = ws_counting_output_stream_new (g_io_stream_get_output_stream (pair.conn));
+  ws_counting_output_stream_set_batch_limit (counter, 8192);
+  for (;;)
+    {
+      g_autoptr (GError) error = NULL;
+      gssize n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (counter),
+                                                             chunk, sizeof chunk, NULL, &error);
+
+      if (n < 0)
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+          break;
+        }
+      g_main_context_iteration (NULL, FALSE);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    }
+
+  /* What libsoup does next, for 100 ms of a peer that reads nothing. */
+  tick = g_timeout_add (10, tick_cb, NULL);
+  end = g_get_monotonic_time () + 100 * 1000;
+  while (g_get_monotonic_time () < end)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GSource) source
+          = g_pollable_output_stream_create_source (G_POLLABLE_OUTPUT_STREAM (counter), NULL);
+      gboolean ready = FALSE;
+
+      g_source_set_callback (source, (GSourceFunc) (void (*) (void)) flag_source_cb, &ready,
+                             NULL);
+      g_source_attach (source, NULL);
+      while (!ready && g_get_monotonic_time () < end)
+        g_main_context_iteration (NULL, TRUE);
+      g_source_destroy (source);
+      if (!ready)
+        break;
+      attempts++;
+      g_assert_cmpint (g_pollable_output_stream_write_nonblocking (
+                           G_POLLABLE_OUTPUT_STREAM (counter), chunk, sizeof chunk, NULL, &error),
+                       ==, -1);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+    }
+  g_source_remove (tick);
+  g_test_message ("%u refused attempts in 100 ms", attempts);
+  g_assert_cmpuint (attempts, <=, 2);
+  g_assert_false (g_pollable_output_stream_is_writable (G_POLLABLE_OUTPUT_STREAM (counter)));
+
+  /* Once the peer reads, the writer's source fires and the chunk goes. */
+  WAIT_UNTIL ((peer_read (&pair, got),
+               g_pollable_output_stream_is_writable (G_POLLABLE_OUTPUT_STREAM (counter))),
+              "room in the batch");
+  g_clear_object (&counter);
+  pair_close (&pair);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -732,5 +2069,29 @@ main (int argc, char **argv)
   g_test_add_func ("/counting/would-block", test_counting_would_block);
   g_test_add_func ("/counting/close-writes-batch", test_counting_close_writes_batch);
   g_test_add_func ("/counting/peer-gone", test_counting_peer_gone);
+  g_test_add_func ("/guard/messages/masked-client-frames", test_guard_messages_masked);
+  g_test_add_func ("/guard/messages/text-passes-through", test_guard_messages_text_passes);
+  g_test_add_func ("/guard/messages/rule-breakers-pass-through",
+                   test_guard_messages_rule_breakers_pass);
+  g_test_add_func ("/guard/messages/nothing-taken-after-close", test_guard_messages_close_frame);
+  g_test_add_func ("/guard/messages/new-message-in-fragments-trips",
+                   test_guard_messages_bad_frame_trips);
+  g_test_add_func ("/guard/messages/eof", test_guard_messages_eof);
+  g_test_add_func ("/guard/messages/too-big-trips", test_guard_messages_too_big);
+  g_test_add_func ("/guard/messages/client-side-unmasked", test_guard_messages_client_side);
+  g_test_add_func ("/guard/messages/close-async-from-func",
+                   test_guard_messages_close_async_from_func);
+  g_test_add_func ("/guard/messages/unset-funcs-from-func",
+                   test_guard_messages_unset_funcs_from_func);
+  g_test_add_func ("/guard/messages/close-from-func", test_guard_messages_close_from_func);
+  g_test_add_func ("/guard/messages/reader-source-quiet-when-drained",
+                   test_guard_messages_reader_source_quiet);
+  g_test_add_func ("/guard/messages/freed-after-reader-source", test_guard_messages_freed);
+  g_test_add_func ("/guard/messages/gives-way-per-dispatch", test_guard_messages_gives_way);
+  g_test_add_func ("/counting/write-message-frames", test_counting_write_message_frames);
+  g_test_add_func ("/counting/write-message-keeps-order", test_counting_write_message_keeps_order);
+  g_test_add_func ("/counting/write-message-peer-not-reading",
+                   test_counting_write_message_peer_not_reading);
+  g_test_add_func ("/counting/refused-write-waits-for-room", test_counting_refused_write_waits);
   return g_test_run ();
 }
