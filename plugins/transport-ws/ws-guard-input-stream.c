@@ -361,8 +361,10 @@ reader_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
   ReaderSource *rs = (ReaderSource *) source;
 
-  /* Fires once per wake-up. */
-  g_source_set_ready_time (source, -1);
+  /* Fires once per wake-up. (GLib 2.74 wakes the context on every
+   * g_source_set_ready_time(), even to the same value: only when set.) */
+  if (g_source_get_ready_time (source) != -1)
+    g_source_set_ready_time (source, -1);
   if (callback == NULL || rs->guard == NULL)
     return G_SOURCE_REMOVE;
   return ((GPollableSourceFunc) (void (*) (void)) callback) (G_OBJECT (rs->guard), user_data);
@@ -391,7 +393,7 @@ wake_soup (WsGuardInputStream *self)
     {
       GSource *source = g_ptr_array_index (self->readers, i);
 
-      if (!g_source_is_destroyed (source))
+      if (!g_source_is_destroyed (source) && g_source_get_ready_time (source) != 0)
         g_source_set_ready_time (source, 0);
     }
 }
@@ -466,7 +468,9 @@ driver_cb (GObject *base, gpointer user_data)
   gsize budget = YIELD_AFTER_BYTES;
   gboolean keep = TRUE;
 
-  g_source_set_ready_time (self->driver, -1);
+  /* Only the prefix sets it; resetting it costs a context wake-up. */
+  if (g_source_get_ready_time (self->driver) != -1)
+    g_source_set_ready_time (self->driver, -1);
   g_object_ref (self);
   self->pumping = TRUE;
   while (!self->stopped)
