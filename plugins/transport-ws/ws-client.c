@@ -161,7 +161,13 @@ dial_done (GObject *source, GAsyncResult *result, gpointer user_data)
   g_hash_table_add (self->tunnels, g_object_ref (tunnel));
   g_signal_connect (tunnel, "closed", G_CALLBACK (on_tunnel_closed), self);
   g_signal_connect (tunnel, "finished", G_CALLBACK (on_tunnel_finished), self);
-  ws_tunnel_attach (tunnel, stream, leftover, self->config->url, AERO_L2_SUBPROTOCOL);
+  /* A TLS connection comes wrapped (GTcpWrapperConnection): not read
+   * straight from its socket. */
+  ws_tunnel_attach (tunnel, stream,
+                    G_IS_TCP_CONNECTION (stream) && !G_IS_TCP_WRAPPER_CONNECTION (stream)
+                        ? g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream))
+                        : NULL,
+                    leftover, self->config->url, AERO_L2_SUBPROTOCOL);
 }
 
 static void

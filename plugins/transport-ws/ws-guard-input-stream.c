@@ -73,6 +73,8 @@ struct _WsGuardInputStream
   gboolean eof;
   GError *read_error;
   gboolean started;             /* the driver reads; libsoup reads from @pass */
+  gboolean socket_driven;       /* the driver is the socket's own source */
+  GSource *kick;                /* runs the driver once, for bytes the socket does not show */
   gboolean pumping;
   gboolean stopped;             /* closed: no more reading or delivering */
 };
@@ -461,16 +463,52 @@ pump_buffer (WsGuardInputStream *self)
     }
 }
 
+static gboolean drive (WsGuardInputStream *self);
+static void stop_driver (WsGuardInputStream *self);
+
+static void
+destroy_source (GSource *source)
+{
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
 static gboolean
-driver_cb (GObject *base, gpointer user_data)
+kick_cb (gpointer user_data)
 {
   WsGuardInputStream *self = user_data;
+
+  g_clear_pointer (&self->kick, g_source_unref);
+  if (!drive (self))
+    stop_driver (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Bytes the base stream holds that the socket does not show (read ahead
+ * by a buffering filter) are read from a one-shot source. (Not the
+ * socket source's ready time: GSocket takes that for its I/O timeout.) */
+static void
+kick_driver (WsGuardInputStream *self)
+{
+  g_autoptr (GMainContext) context = NULL;
+
+  if (self->kick || self->stopped || self->driver == NULL)
+    return;
+  self->kick = g_timeout_source_new (0);
+  g_source_set_static_name (self->kick, "WebSocket guard buffered bytes");
+  g_source_set_can_recurse (self->kick, TRUE);
+  g_source_set_callback (self->kick, kick_cb, self, NULL);
+  g_source_attach (self->kick, g_source_get_context (self->driver));
+}
+
+/* Reads and processes at most YIELD_AFTER_BYTES; FALSE at the end of the
+ * stream (or once stopped). */
+static gboolean
+drive (WsGuardInputStream *self)
+{
   gsize budget = YIELD_AFTER_BYTES;
   gboolean keep = TRUE;
 
-  /* Only the prefix sets it; resetting it costs a context wake-up. */
-  if (g_source_get_ready_time (self->driver) != -1)
-    g_source_set_ready_time (self->driver, -1);
   g_object_ref (self);
   self->pumping = TRUE;
   while (!self->stopped)
@@ -483,7 +521,12 @@ driver_cb (GObject *base, gpointer user_data)
           gssize n;
 
           if (budget == 0)
-            break;
+            {
+              if (self->socket_driven
+                  && g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_of (self))))
+                kick_driver (self);
+              break;
+            }
           if (self->buffer == NULL)
             self->buffer = g_malloc (WS_GUARD_BUFFER_LEN);
           self->start = self->end = 0;
@@ -519,25 +562,37 @@ driver_cb (GObject *base, gpointer user_data)
     g_clear_pointer (&self->buffer, g_free);
   if (soup_has_input (self))
     wake_soup (self);
-  if (!keep || self->stopped)
-    {
-      g_clear_pointer (&self->driver, g_source_unref);
-      g_object_unref (self);
-      return G_SOURCE_REMOVE;
-    }
+  keep = keep && !self->stopped;
   g_object_unref (self);
-  return G_SOURCE_CONTINUE;
+  return keep;
+}
+
+static gboolean
+driver_cb (GObject *base, gpointer user_data)
+{
+  WsGuardInputStream *self = user_data;
+
+  if (drive (self))
+    return G_SOURCE_CONTINUE;
+  /* This source is removed by returning; forget it. */
+  g_clear_pointer (&self->driver, g_source_unref);
+  self->stopped = TRUE;
+  g_clear_pointer (&self->kick, destroy_source);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+socket_driver_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  return driver_cb (NULL, user_data);
 }
 
 static void
 stop_driver (WsGuardInputStream *self)
 {
   self->stopped = TRUE;
-  if (self->driver)
-    {
-      g_source_destroy (self->driver);
-      g_clear_pointer (&self->driver, g_source_unref);
-    }
+  g_clear_pointer (&self->driver, destroy_source);
+  g_clear_pointer (&self->kick, destroy_source);
 }
 
 /* ---- without a driver: libsoup's reads pull through the guard ------------ */
@@ -839,6 +894,9 @@ ws_guard_input_stream_set_funcs (WsGuardInputStream *self, WsGuardTripFunc trip_
  * @self: a guard no one has read from yet
  * @func: called with each binary message, unmasked
  * @expect_masked: whether the peer is a client (its frames must be masked)
+ * @socket: (nullable): the connection's socket, when reads from the base
+ *   stream come from it without a layer that buffers on its own schedule
+ *   (no TLS): the guard then waits on its fd directly, which is cheaper
  *
  * From now on the guard reads the base stream itself, from a source on
  * the thread-default main context, and takes binary messages out of the
@@ -850,7 +908,7 @@ ws_guard_input_stream_set_funcs (WsGuardInputStream *self, WsGuardTripFunc trip_
  */
 void
 ws_guard_input_stream_start_messages (WsGuardInputStream *self, WsGuardMessageFunc func,
-                                      gboolean expect_masked)
+                                      gboolean expect_masked, GSocket *socket)
 {
   g_autoptr (GMainContext) context = g_main_context_ref_thread_default ();
 
@@ -860,14 +918,31 @@ ws_guard_input_stream_start_messages (WsGuardInputStream *self, WsGuardMessageFu
   self->extract = TRUE;
   self->message_func = func;
   self->expect_masked = expect_masked;
-  self->driver = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (base_of (self)),
-                                                        NULL);
+  self->socket_driven = socket != NULL;
+  if (socket)
+    {
+      /* One source with the fd itself: GLib takes the fd of a source that
+       * cannot recurse out of the poll set and puts it back around each
+       * dispatch (two context wake-ups), and the base stream's pollable
+       * source has a child that cannot (its own socket source). */
+      self->driver = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+      g_source_set_callback (self->driver, (GSourceFunc) (void (*) (void)) socket_driver_cb, self,
+                             NULL);
+    }
+  else
+    {
+      self->driver = g_pollable_input_stream_create_source (
+          G_POLLABLE_INPUT_STREAM (base_of (self)), NULL);
+      g_source_set_callback (self->driver, (GSourceFunc) (void (*) (void)) driver_cb, self, NULL);
+    }
   g_source_set_static_name (self->driver, "WebSocket guard reader");
   g_source_set_can_recurse (self->driver, TRUE);
-  g_source_set_callback (self->driver, (GSourceFunc) (void (*) (void)) driver_cb, self, NULL);
-  if (self->start < self->end)
-    g_source_set_ready_time (self->driver, 0);
+  /* Bytes already here (a prefix, or read ahead by a buffering base)
+   * would not show on the socket. */
   g_source_attach (self->driver, context);
+  if (self->start < self->end
+      || g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_of (self))))
+    kick_driver (self);
 }
 
 /**

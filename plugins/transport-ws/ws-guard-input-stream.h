@@ -98,7 +98,7 @@ WsGuardInputStream *ws_guard_input_stream_new (GInputStream *base, guint64 max_m
 void ws_guard_input_stream_set_funcs (WsGuardInputStream *self, WsGuardTripFunc trip_func,
                                       WsGuardPingFunc ping_func, gpointer user_data);
 void ws_guard_input_stream_start_messages (WsGuardInputStream *self, WsGuardMessageFunc func,
-                                           gboolean expect_masked);
+                                           gboolean expect_masked, GSocket *socket);
 gboolean ws_guard_input_stream_is_tripped (WsGuardInputStream *self);
 guint64 ws_guard_input_stream_get_discarded (WsGuardInputStream *self);
 

@@ -150,6 +150,7 @@ on_wrote_informational (SoupServerMessage *msg, gpointer user_data)
   WsServer *self = up->server;
   g_autoptr (WsTunnel) tunnel = g_steal_pointer (&up->tunnel);
   g_autoptr (GIOStream) stream = NULL;
+  g_autoptr (GSocket) socket = NULL;
 
   g_hash_table_remove (self->upgrades, up);
   if (ws_tunnel_is_finished (tunnel))
@@ -162,13 +163,18 @@ on_wrote_informational (SoupServerMessage *msg, gpointer user_data)
   /* Tunnel messages are latency-sensitive frames: no Nagle delay. */
   if (soup_server_message_get_socket (msg))
     g_socket_set_option (soup_server_message_get_socket (msg), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+  /* Over TLS the stream does not read straight from the socket. */
+  if (g_strcmp0 (g_uri_get_scheme (soup_server_message_get_uri (msg)), "http") == 0
+      && soup_server_message_get_socket (msg))
+    socket = g_object_ref (soup_server_message_get_socket (msg));
   stream = soup_server_message_steal_connection (msg);
   if (stream == NULL)
     {
       ws_tunnel_fail (tunnel, AERO_CLOSE_INTERNAL_ERROR, "could not take over the connection");
       return;
     }
-  ws_tunnel_attach (tunnel, stream, NULL, soup_server_message_get_uri (msg), AERO_L2_SUBPROTOCOL);
+  ws_tunnel_attach (tunnel, stream, socket, NULL, soup_server_message_get_uri (msg),
+                    AERO_L2_SUBPROTOCOL);
 }
 
 /* The request was dropped without "finished" (libsoup tearing down). */

@@ -803,6 +803,8 @@ ws_tunnel_new (const char *component, WsMetrics *metrics, const WsTunnelOptions 
  * ws_tunnel_attach:
  * @self: a tunnel without a connection
  * @stream: the upgraded connection (the tunnel closes it when done)
+ * @socket: (nullable): its socket, when @stream reads straight from it (no
+ *   TLS); the tunnel then waits on the socket itself
  * @prefix: (nullable): bytes already read from @stream past the handshake
  * @uri: the request URI
  * @protocol: the negotiated subprotocol
@@ -812,7 +814,7 @@ ws_tunnel_new (const char *component, WsMetrics *metrics, const WsTunnelOptions 
  * meanwhile is carried out.
  */
 void
-ws_tunnel_attach (WsTunnel *self, GIOStream *stream, GBytes *prefix, GUri *uri,
+ws_tunnel_attach (WsTunnel *self, GIOStream *stream, GSocket *socket, GBytes *prefix, GUri *uri,
                   const char *protocol)
 {
   g_autoptr (GIOStream) io = NULL;
@@ -828,7 +830,7 @@ ws_tunnel_attach (WsTunnel *self, GIOStream *stream, GBytes *prefix, GUri *uri,
   self->counter = ws_counting_output_stream_new (g_io_stream_get_output_stream (stream));
   ws_guard_input_stream_set_funcs (self->guard, on_guard_trip, on_guard_ping, self);
   /* Before libsoup exists: it must only ever see what the guard leaves. */
-  ws_guard_input_stream_start_messages (self->guard, on_guard_message, !self->client);
+  ws_guard_input_stream_start_messages (self->guard, on_guard_message, !self->client, socket);
   ws_counting_output_stream_set_written_func (self->counter, on_written, self);
   /* Frames are written out once per main-loop iteration; a batch of half
    * the send queue at most, so that the queue bound keeps its meaning. */

@@ -69,8 +69,8 @@ G_DECLARE_FINAL_TYPE (WsTunnel, ws_tunnel, WS, TUNNEL, AeroChannel)
 
 WsTunnel *ws_tunnel_new (const char *component, WsMetrics *metrics,
                          const WsTunnelOptions *options, gboolean client);
-void ws_tunnel_attach (WsTunnel *self, GIOStream *stream, GBytes *prefix, GUri *uri,
-                       const char *protocol);
+void ws_tunnel_attach (WsTunnel *self, GIOStream *stream, GSocket *socket, GBytes *prefix,
+                       GUri *uri, const char *protocol);
 void ws_tunnel_fail (WsTunnel *self, AeroCloseReason reason, const char *why);
 void ws_tunnel_abort (WsTunnel *self, AeroCloseReason reason, const char *why);
 gboolean ws_tunnel_is_finished (WsTunnel *self);

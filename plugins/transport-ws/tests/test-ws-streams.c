@@ -970,6 +970,10 @@ rx_unwatch (Rx *rx)
   g_clear_pointer (&rx->reader, g_source_unref);
 }
 
+/* Which driver the message-mode tests use: the base stream's pollable
+ * source (as over TLS), or the socket's own source. */
+static gboolean rx_socket_driver;
+
 static void
 rx_open (Rx *rx, guint64 max_message, gboolean expect_masked)
 {
@@ -980,7 +984,10 @@ rx_open (Rx *rx, guint64 max_message, gboolean expect_masked)
   rx->guard = ws_guard_input_stream_new (g_io_stream_get_input_stream (rx->pair.conn),
                                          max_message, NULL);
   ws_guard_input_stream_set_funcs (rx->guard, on_trip, on_ping, rx);
-  ws_guard_input_stream_start_messages (rx->guard, on_message, expect_masked);
+  ws_guard_input_stream_start_messages (
+      rx->guard, on_message, expect_masked,
+      rx_socket_driver ? g_socket_connection_get_socket (G_SOCKET_CONNECTION (rx->pair.conn))
+                       : NULL);
   rx_watch (rx);
 }
 
@@ -1601,7 +1608,7 @@ test_guard_messages_freed (void)
       weak = guard;
       g_object_add_weak_pointer (G_OBJECT (guard), &weak);
       ws_guard_input_stream_set_funcs (guard, on_trip, on_ping, &rx);
-      ws_guard_input_stream_start_messages (guard, on_message, TRUE);
+      ws_guard_input_stream_start_messages (guard, on_message, TRUE, NULL);
       if (with_source)
         {
           GSource *source
@@ -2052,6 +2059,30 @@ test_counting_refused_write_waits (void)
   pair_close (&pair);
 }
 
+typedef struct
+{
+  const char *path;
+  void (*func) (void);
+} SocketDriverTest;
+
+static const SocketDriverTest socket_driver_tests[] = {
+  { "/guard/messages-socket/masked-client-frames", test_guard_messages_masked },
+  { "/guard/messages-socket/text-passes-through", test_guard_messages_text_passes },
+  { "/guard/messages-socket/eof", test_guard_messages_eof },
+  { "/guard/messages-socket/close-from-func", test_guard_messages_close_from_func },
+  { "/guard/messages-socket/gives-way-per-dispatch", test_guard_messages_gives_way },
+};
+
+static void
+with_socket_driver (gconstpointer data)
+{
+  const SocketDriverTest *test = data;
+
+  rx_socket_driver = TRUE;
+  test->func ();
+  rx_socket_driver = FALSE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2088,6 +2119,9 @@ main (int argc, char **argv)
                    test_guard_messages_reader_source_quiet);
   g_test_add_func ("/guard/messages/freed-after-reader-source", test_guard_messages_freed);
   g_test_add_func ("/guard/messages/gives-way-per-dispatch", test_guard_messages_gives_way);
+  /* The same with the socket's own source as the driver. */
+  for (gsize i = 0; i < G_N_ELEMENTS (socket_driver_tests); i++)
+    g_test_add_data_func (socket_driver_tests[i].path, &socket_driver_tests[i], with_socket_driver);
   g_test_add_func ("/counting/write-message-frames", test_counting_write_message_frames);
   g_test_add_func ("/counting/write-message-keeps-order", test_counting_write_message_keeps_order);
   g_test_add_func ("/counting/write-message-peer-not-reading",
