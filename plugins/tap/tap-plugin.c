@@ -215,13 +215,12 @@ emit_piece (GBytes *frame, gpointer data)
   g_bytes_unref (frame);
 }
 
-/* A frame read with its virtio-net header (offload = true). */
+/* A frame of LEN bytes read behind its virtio-net header (offload = true). */
 static void
-read_offloaded (TapFactory *self, TapStack *stack, gsize n)
+read_offloaded (TapFactory *self, TapStack *stack, gsize len)
 {
   struct virtio_net_hdr hdr;
   guint8 *frame = self->buffer + sizeof hdr;
-  gsize len = n - sizeof hdr;
   guint pieces = 0;
 
   memcpy (&hdr, self->buffer, sizeof hdr);
@@ -244,6 +243,8 @@ static gboolean
 tap_readable (gint fd, GIOCondition condition, gpointer data)
 {
   TapFactory *self = data;
+  /* With offload every read starts with a virtio-net header. */
+  gssize vnet_len = self->offload ? (gssize) sizeof (struct virtio_net_hdr) : 0;
 
   for (int i = 0; i < TAP_READ_BUDGET; i++)
     {
@@ -266,16 +267,11 @@ tap_readable (gint fd, GIOCondition condition, gpointer data)
                             g_strerror (errno));
           break;
         }
-      if (self->offload)
-        {
-          if (n < (gssize) sizeof (struct virtio_net_hdr) + 14)
-            continue;
-        }
-      else if (n < 14)
+      n -= vnet_len;
+      if (n < 14)
         continue;
       aero_metric_inc (self->m_rx_frames);
-      aero_metric_add (self->m_rx_bytes,
-                       (double) (n - (self->offload ? (gssize) sizeof (struct virtio_net_hdr) : 0)));
+      aero_metric_add (self->m_rx_bytes, (double) n);
       if (stack == NULL || stack->sink == NULL)
         {
           aero_metric_inc (self->m_rx_discarded);
@@ -286,7 +282,7 @@ tap_readable (gint fd, GIOCondition condition, gpointer data)
           read_offloaded (self, stack, (gsize) n);
           continue;
         }
-      frame = g_bytes_new (self->buffer, n);
+      frame = g_bytes_new (self->buffer, (gsize) n);
       aero_frame_source_emit (AERO_FRAME_SOURCE (stack), frame);
     }
   return G_SOURCE_CONTINUE;

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "ws-counting-output-stream.h"
-#include "ws-mask.h"
+#include "ws-frame.h"
 #include "ws-source.h"
 
 /* How long close_async() waits for the base stream to take the batch. */
@@ -579,38 +579,14 @@ void
 ws_counting_output_stream_write_message (WsCountingOutputStream *self, const guint8 *payload,
                                          gsize len, const guint8 *mask)
 {
-  guint8 header[14];
-  gsize header_len = 2;
+  gsize header_len;
   guint8 *out;
 
   g_return_if_fail (WS_IS_COUNTING_OUTPUT_STREAM (self));
   if (self->error || self->close_task || g_output_stream_is_closed (G_OUTPUT_STREAM (self)))
     return;
-  header[0] = 0x82; /* FIN, binary */
-  if (len < 126)
-    header[1] = (guint8) len;
-  else if (len < 65536)
-    {
-      header[1] = 126;
-      header[2] = (guint8) (len >> 8);
-      header[3] = (guint8) len;
-      header_len = 4;
-    }
-  else
-    {
-      header[1] = 127;
-      for (int i = 0; i < 8; i++)
-        header[2 + i] = (guint8) ((guint64) len >> (56 - 8 * i));
-      header_len = 10;
-    }
-  if (mask)
-    {
-      header[1] |= 0x80;
-      memcpy (header + header_len, mask, 4);
-      header_len += 4;
-    }
-  out = batch_grow (self, header_len + len);
-  memcpy (out, header, header_len);
+  out = batch_grow (self, ws_frame_header_size (len, mask != NULL) + len);
+  header_len = ws_frame_write_header (out, len, mask);
   if (mask)
     ws_mask_copy (out + header_len, payload, len, mask, 0);
   else if (len > 0)

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "ws-guard-input-stream.h"
-#include "ws-mask.h"
+#include "ws-frame.h"
 #include "ws-source.h"
 
 /* Longest frame header: 2 bytes, 8 bytes of extended length, 4 of mask. */
@@ -73,7 +73,6 @@ struct _WsGuardInputStream
   gboolean eof;
   GError *read_error;
   gboolean started;             /* the driver reads; libsoup reads from @pass */
-  gboolean socket_driven;       /* the driver is the socket's own source */
   GSource *kick;                /* runs the driver once, for bytes the socket does not show */
   gboolean pumping;
   gboolean stopped;             /* closed: no more reading or delivering */
@@ -439,8 +438,6 @@ read_passed (WsGuardInputStream *self, guint8 *buffer, gsize count, GError **err
   return -1;
 }
 
-static void stop_driver (WsGuardInputStream *self);
-
 /* Processes what the read buffer holds: binary messages go to the owner,
  * the rest of the stream to @pass. */
 static void
@@ -452,14 +449,11 @@ pump_buffer (WsGuardInputStream *self)
     {
       gsize n = produce (self, out, sizeof out);
 
-      if (n > 0)
-        {
-          if (self->pass == NULL)
-            self->pass = g_byte_array_new ();
-          g_byte_array_append (self->pass, out, (guint) n);
-        }
-      else if (self->emit_pos >= self->emit_len)
+      if (n == 0)
         break;
+      if (self->pass == NULL)
+        self->pass = g_byte_array_new ();
+      g_byte_array_append (self->pass, out, (guint) n);
     }
 }
 
@@ -490,8 +484,6 @@ kick_cb (gpointer user_data)
 static void
 kick_driver (WsGuardInputStream *self)
 {
-  g_autoptr (GMainContext) context = NULL;
-
   if (self->kick || self->stopped || self->driver == NULL)
     return;
   self->kick = g_timeout_source_new (0);
@@ -522,8 +514,7 @@ drive (WsGuardInputStream *self)
 
           if (budget == 0)
             {
-              if (self->socket_driven
-                  && g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_of (self))))
+              if (g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_of (self))))
                 kick_driver (self);
               break;
             }
@@ -574,10 +565,9 @@ driver_cb (GObject *base, gpointer user_data)
 
   if (drive (self))
     return G_SOURCE_CONTINUE;
-  /* This source is removed by returning; forget it. */
+  /* This source is removed by returning: only forget it, then stop. */
   g_clear_pointer (&self->driver, g_source_unref);
-  self->stopped = TRUE;
-  g_clear_pointer (&self->kick, destroy_source);
+  stop_driver (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -918,7 +908,6 @@ ws_guard_input_stream_start_messages (WsGuardInputStream *self, WsGuardMessageFu
   self->extract = TRUE;
   self->message_func = func;
   self->expect_masked = expect_masked;
-  self->socket_driven = socket != NULL;
   if (socket)
     {
       /* One source with the fd itself: GLib takes the fd of a source that

@@ -6,6 +6,7 @@
 #include "ws-counting-output-stream.h"
 #include "ws-guard-input-stream.h"
 #include "ws-tunnel.h"
+#include "ws-frame.h"
 
 /* ERROR messages from one peer that are logged; later ones are only counted. */
 #define MAX_ERRORS_LOGGED 4
@@ -81,15 +82,7 @@ static void tunnel_start_close (WsTunnel *self);
 gsize
 ws_tunnel_wire_size (gsize payload_len, gboolean masked)
 {
-  gsize header = 2;
-
-  if (payload_len >= 65536)
-    header += 8;
-  else if (payload_len >= 126)
-    header += 2;
-  if (masked)
-    header += 4;
-  return header + payload_len;
+  return ws_frame_header_size (payload_len, masked) + payload_len;
 }
 
 static const char *

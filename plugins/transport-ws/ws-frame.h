@@ -1,0 +1,70 @@
+/* ws-frame.h — the parts of RFC 6455 framing the tunnel does itself: the
+ * header of an unfragmented binary message (§5.2) and masking (§5.3). */
+#pragma once
+
+#include <string.h>
+#include <glib.h>
+
+/* XORs @len bytes of @src with the masking key @mask into @dst, starting
+ * at key byte @offset % 4 (the payload bytes of the frame already done), a
+ * 32-bit word at a time. Masking and unmasking are the same operation. */
+static inline void
+ws_mask_copy (guint8 *dst, const guint8 *src, gsize len, const guint8 mask[4], gsize offset)
+{
+  guint8 rotated[4];
+  guint32 m;
+  gsize i = 0;
+
+  for (int k = 0; k < 4; k++)
+    rotated[k] = mask[(offset + (gsize) k) % 4];
+  memcpy (&m, rotated, 4);
+  for (; i + 4 <= len; i += 4)
+    {
+      guint32 w;
+
+      memcpy (&w, src + i, 4);
+      w ^= m;
+      memcpy (dst + i, &w, 4);
+    }
+  for (; i < len; i++)
+    dst[i] = src[i] ^ rotated[i % 4];
+}
+
+/* Bytes of the header of one unfragmented frame with a @len-byte payload. */
+static inline gsize
+ws_frame_header_size (gsize len, gboolean masked)
+{
+  return (len < 126 ? 2 : len < 65536 ? 4 : 10) + (masked ? 4 : 0);
+}
+
+/* Writes the header of an unfragmented binary message of @len bytes into
+ * @out (14 bytes at most), with @mask's key when it is not %NULL; returns
+ * its size, ws_frame_header_size(). */
+static inline gsize
+ws_frame_write_header (guint8 out[14], gsize len, const guint8 *mask)
+{
+  gsize size = ws_frame_header_size (len, mask != NULL) - (mask ? 4 : 0);
+
+  out[0] = 0x82; /* FIN, binary */
+  if (size == 2)
+    out[1] = (guint8) len;
+  else if (size == 4)
+    {
+      out[1] = 126;
+      out[2] = (guint8) (len >> 8);
+      out[3] = (guint8) len;
+    }
+  else
+    {
+      out[1] = 127;
+      for (int i = 0; i < 8; i++)
+        out[2 + i] = (guint8) ((guint64) len >> (56 - 8 * i));
+    }
+  if (mask)
+    {
+      out[1] |= 0x80;
+      memcpy (out + size, mask, 4);
+      size += 4;
+    }
+  return size;
+}
