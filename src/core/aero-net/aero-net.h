@@ -19,3 +19,4 @@
 #include <aero-net/aero-host.h>
 #include <aero-net/aero-l2-tunnel.h>
 #include <aero-net/aero-admission.h>
+#include <aero-net/aero-watch.h>

@@ -1,0 +1,416 @@
+/* aero-watch.c — one GSource per main context for all its AeroWatches: an
+ * epoll set for their fds and a binary heap of their ready times (see
+ * aero-watch.h). */
+#include "aero-net/aero-watch.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+/* Events taken from epoll per dispatch; the rest stay ready (level-
+ * triggered) for the next one, and epoll hands them out in turn. */
+#define MAX_EVENTS 128
+
+typedef struct
+{
+  GSource source;
+  GMainContext *context; /* owned */
+  int epfd;
+  GHashTable *by_serial; /* &watch->serial → watch: the live watches */
+  GHashTable *by_fd;     /* fd → the watch whose fd is in the epoll set */
+  GPtrArray *heap;       /* watches with a ready time, earliest first */
+  guint64 next_serial;
+  guint watches;
+  guint dispatching;
+} Reactor;
+
+struct _AeroWatch
+{
+  Reactor *reactor;
+  guint64 serial; /* never reused: epoll events carry it, not a pointer */
+  AeroWatchFunc func;
+  gpointer user_data;
+  int fd;
+  GIOCondition events;
+  gboolean registered; /* the fd is in the epoll set for this watch */
+  gint64 ready_time;
+  gint heap_index; /* -1 when not in the heap */
+};
+
+static GMutex reactors_lock;
+static GHashTable *reactors; /* GMainContext → Reactor */
+
+/* ---- the heap of ready times ------------------------------------------------ */
+
+static gboolean
+earlier (Reactor *r, guint a, guint b)
+{
+  return ((AeroWatch *) r->heap->pdata[a])->ready_time
+         < ((AeroWatch *) r->heap->pdata[b])->ready_time;
+}
+
+static void
+heap_swap (Reactor *r, guint a, guint b)
+{
+  gpointer t = r->heap->pdata[a];
+
+  r->heap->pdata[a] = r->heap->pdata[b];
+  r->heap->pdata[b] = t;
+  ((AeroWatch *) r->heap->pdata[a])->heap_index = (gint) a;
+  ((AeroWatch *) r->heap->pdata[b])->heap_index = (gint) b;
+}
+
+static void
+heap_up (Reactor *r, guint i)
+{
+  while (i > 0 && earlier (r, i, (i - 1) / 2))
+    {
+      heap_swap (r, i, (i - 1) / 2);
+      i = (i - 1) / 2;
+    }
+}
+
+static void
+heap_down (Reactor *r, guint i)
+{
+  for (;;)
+    {
+      guint l = 2 * i + 1, m = i;
+
+      if (l < r->heap->len && earlier (r, l, m))
+        m = l;
+      if (l + 1 < r->heap->len && earlier (r, l + 1, m))
+        m = l + 1;
+      if (m == i)
+        return;
+      heap_swap (r, i, m);
+      i = m;
+    }
+}
+
+static void
+heap_remove (Reactor *r, AeroWatch *w)
+{
+  guint i = (guint) w->heap_index, last = r->heap->len - 1;
+
+  if (w->heap_index < 0)
+    return;
+  if (i != last)
+    heap_swap (r, i, last);
+  g_ptr_array_set_size (r->heap, last);
+  w->heap_index = -1;
+  if (i < r->heap->len)
+    {
+      heap_up (r, i);
+      heap_down (r, (guint) ((AeroWatch *) r->heap->pdata[i])->heap_index);
+    }
+}
+
+static gint64
+heap_first (Reactor *r)
+{
+  return r->heap->len ? ((AeroWatch *) r->heap->pdata[0])->ready_time : -1;
+}
+
+/* The source's ready time follows the earliest watch. Outside a dispatch
+ * it is only brought forward (GLib wakes the context on every change; one
+ * that is too early costs a dispatch that finds nothing due); the end of
+ * each dispatch sets it exactly. */
+static void
+sync_ready_time (Reactor *r, gboolean exact)
+{
+  gint64 want = heap_first (r), have = g_source_get_ready_time (&r->source);
+
+  if (r->dispatching > 0 || want == have)
+    return;
+  if (exact || have < 0 || (want >= 0 && want < have))
+    g_source_set_ready_time (&r->source, want);
+}
+
+/* ---- the reactor ---------------------------------------------------------------- */
+
+static guint32
+to_epoll (GIOCondition events)
+{
+  return ((events & G_IO_IN) ? EPOLLIN : 0) | ((events & G_IO_OUT) ? EPOLLOUT : 0)
+         | ((events & G_IO_PRI) ? EPOLLPRI : 0);
+}
+
+static GIOCondition
+from_epoll (guint32 events)
+{
+  return ((events & EPOLLIN) ? G_IO_IN : 0) | ((events & EPOLLOUT) ? G_IO_OUT : 0)
+         | ((events & EPOLLPRI) ? G_IO_PRI : 0) | ((events & EPOLLERR) ? G_IO_ERR : 0)
+         | ((events & EPOLLHUP) ? G_IO_HUP : 0);
+}
+
+static AeroWatch *
+lookup (Reactor *r, guint64 serial)
+{
+  return g_hash_table_lookup (r->by_serial, &serial);
+}
+
+static void reactor_release (Reactor *r);
+
+static gboolean
+reactor_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  Reactor *r = (Reactor *) source;
+  struct epoll_event events[MAX_EVENTS];
+  g_autoptr (GArray) due = NULL;
+  gint64 now;
+  int n = 0;
+
+  /* The source's own ready time is set once, at the end. */
+  r->dispatching++;
+  do
+    n = epoll_wait (r->epfd, events, MAX_EVENTS, 0);
+  while (n < 0 && errno == EINTR);
+  for (int i = 0; i < n; i++)
+    {
+      AeroWatch *w = lookup (r, events[i].data.u64);
+      GIOCondition revents;
+
+      /* Freed, or its fd removed, by an earlier callback. */
+      if (w == NULL || !w->registered)
+        continue;
+      revents = from_epoll (events[i].events) & (w->events | G_IO_ERR | G_IO_HUP);
+      if (revents)
+        w->func (w, revents, w->user_data);
+    }
+
+  /* What is due now; what a callback sets due from here on waits for the
+   * next dispatch. */
+  now = g_get_monotonic_time ();
+  while (r->heap->len && heap_first (r) <= now)
+    {
+      AeroWatch *w = r->heap->pdata[0];
+
+      if (due == NULL)
+        due = g_array_new (FALSE, FALSE, sizeof (guint64));
+      g_array_append_val (due, w->serial);
+      heap_remove (r, w);
+      w->ready_time = -1;
+    }
+  for (guint i = 0; due && i < due->len; i++)
+    {
+      AeroWatch *w = lookup (r, g_array_index (due, guint64, i));
+
+      if (w != NULL)
+        w->func (w, 0, w->user_data);
+    }
+
+  r->dispatching--;
+  if (r->watches == 0)
+    reactor_release (r); /* the last watch went meanwhile */
+  else
+    sync_ready_time (r, TRUE);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+reactor_finalize (GSource *source)
+{
+  Reactor *r = (Reactor *) source;
+
+  if (r->epfd >= 0)
+    close (r->epfd);
+  g_hash_table_unref (r->by_serial);
+  g_hash_table_unref (r->by_fd);
+  g_ptr_array_unref (r->heap);
+  g_main_context_unref (r->context);
+}
+
+static GSourceFuncs reactor_funcs = {
+  .dispatch = reactor_dispatch,
+  .finalize = reactor_finalize,
+};
+
+/* The context's reactor, created with its first watch. */
+static Reactor *
+reactor_acquire (GMainContext *context)
+{
+  Reactor *r;
+
+  g_mutex_lock (&reactors_lock);
+  if (reactors == NULL)
+    reactors = g_hash_table_new (NULL, NULL);
+  r = g_hash_table_lookup (reactors, context);
+  if (r == NULL)
+    {
+      int epfd = epoll_create1 (EPOLL_CLOEXEC);
+
+      if (epfd < 0)
+        g_error ("aero-watch: epoll_create1: %s", g_strerror (errno));
+      r = (Reactor *) g_source_new (&reactor_funcs, sizeof (Reactor));
+      r->context = g_main_context_ref (context);
+      r->epfd = epfd;
+      r->by_serial = g_hash_table_new (g_int64_hash, g_int64_equal);
+      r->by_fd = g_hash_table_new (NULL, NULL);
+      r->heap = g_ptr_array_new ();
+      g_source_set_static_name (&r->source, "aero watches");
+      g_source_add_unix_fd (&r->source, epfd, G_IO_IN);
+      /* Nothing run from the dispatch iterates the context; without this
+       * GLib would remove and re-add the epoll fd around every dispatch. */
+      g_source_set_can_recurse (&r->source, TRUE);
+      g_source_attach (&r->source, context);
+      g_hash_table_insert (reactors, context, r);
+    }
+  r->watches++;
+  g_mutex_unlock (&reactors_lock);
+  return r;
+}
+
+/* Drops the reactor once it has no watch and is not dispatching. */
+static void
+reactor_release (Reactor *r)
+{
+  if (r->watches > 0 || r->dispatching > 0)
+    return;
+  g_mutex_lock (&reactors_lock);
+  g_hash_table_remove (reactors, r->context);
+  g_mutex_unlock (&reactors_lock);
+  g_source_destroy (&r->source);
+  g_source_unref (&r->source);
+}
+
+/* ---- watches ---------------------------------------------------------------------- */
+
+AeroWatch *
+aero_watch_new (GMainContext *context, AeroWatchFunc func, gpointer user_data)
+{
+  g_autoptr (GMainContext) ctx = context ? g_main_context_ref (context)
+                                         : g_main_context_ref_thread_default ();
+  AeroWatch *w;
+
+  g_return_val_if_fail (func != NULL, NULL);
+  w = g_new0 (AeroWatch, 1);
+  w->reactor = reactor_acquire (ctx);
+  w->serial = ++w->reactor->next_serial;
+  w->func = func;
+  w->user_data = user_data;
+  w->fd = -1;
+  w->ready_time = -1;
+  w->heap_index = -1;
+  g_hash_table_insert (w->reactor->by_serial, &w->serial, w);
+  return w;
+}
+
+/* Takes the fd out of the epoll set. (A watch whose fd number another
+ * watch has taken since is no longer registered: see aero_watch_set_fd().) */
+static void
+unregister (AeroWatch *w)
+{
+  Reactor *r = w->reactor;
+
+  if (!w->registered)
+    return;
+  w->registered = FALSE;
+  g_hash_table_remove (r->by_fd, GINT_TO_POINTER (w->fd));
+  /* EBADF or ENOENT: closed already, hence out of the set. */
+  (void) epoll_ctl (r->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
+gboolean
+aero_watch_set_fd (AeroWatch *w, int fd, GIOCondition events, GError **error)
+{
+  Reactor *r;
+  struct epoll_event ev;
+  AeroWatch *holder;
+  int op;
+
+  g_return_val_if_fail (w != NULL, FALSE);
+  r = w->reactor;
+  if (fd < 0 || events == 0 || fd != w->fd)
+    unregister (w);
+  w->fd = fd < 0 ? -1 : fd;
+  w->events = fd < 0 ? 0 : events & (G_IO_IN | G_IO_OUT | G_IO_PRI);
+  if (w->fd < 0 || w->events == 0)
+    return TRUE;
+
+  holder = g_hash_table_lookup (r->by_fd, GINT_TO_POINTER (fd));
+  if (holder != NULL && holder != w)
+    {
+      /* The holder's fd may have been closed and the number reused: then
+       * the kernel dropped its registration and ADD succeeds. */
+      holder->registered = FALSE;
+      g_hash_table_remove (r->by_fd, GINT_TO_POINTER (fd));
+    }
+  memset (&ev, 0, sizeof ev);
+  ev.events = to_epoll (w->events);
+  ev.data.u64 = w->serial;
+  op = w->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  if (epoll_ctl (r->epfd, op, fd, &ev) < 0)
+    {
+      int saved = errno;
+
+      if (holder != NULL && holder != w && saved == EEXIST)
+        {
+          /* The holder's fd is still open: it keeps it. */
+          holder->registered = TRUE;
+          g_hash_table_insert (r->by_fd, GINT_TO_POINTER (fd), holder);
+        }
+      w->registered = FALSE;
+      w->fd = -1;
+      w->events = 0;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot watch fd %d: %s", fd,
+                   saved == EEXIST ? "another watch has it" : g_strerror (saved));
+      return FALSE;
+    }
+  w->registered = TRUE;
+  g_hash_table_insert (r->by_fd, GINT_TO_POINTER (fd), w);
+  return TRUE;
+}
+
+void
+aero_watch_set_ready_time (AeroWatch *w, gint64 ready_time)
+{
+  Reactor *r;
+
+  g_return_if_fail (w != NULL);
+  r = w->reactor;
+  if (ready_time < -1)
+    ready_time = -1;
+  if (ready_time == w->ready_time)
+    return;
+  w->ready_time = ready_time;
+  if (ready_time < 0)
+    heap_remove (r, w);
+  else if (w->heap_index < 0)
+    {
+      w->heap_index = (gint) r->heap->len;
+      g_ptr_array_add (r->heap, w);
+      heap_up (r, (guint) w->heap_index);
+    }
+  else
+    {
+      heap_up (r, (guint) w->heap_index);
+      heap_down (r, (guint) w->heap_index);
+    }
+  sync_ready_time (r, FALSE);
+}
+
+gint64
+aero_watch_get_ready_time (AeroWatch *w)
+{
+  g_return_val_if_fail (w != NULL, -1);
+  return w->ready_time;
+}
+
+void
+aero_watch_free (AeroWatch *w)
+{
+  Reactor *r;
+
+  if (w == NULL)
+    return;
+  r = w->reactor;
+  unregister (w);
+  heap_remove (r, w);
+  g_hash_table_remove (r->by_serial, &w->serial);
+  g_free (w);
+  r->watches--;
+  reactor_release (r);
+}
