@@ -3,34 +3,33 @@
  * and only touched when poll() reported them ready. */
 #include "slirp-loop.h"
 
+#include <aero-net/aero-watch.h>
+
 typedef struct {
+  AeroSlirpLoop *loop;
   int fd;
-  gpointer tag;
+  AeroWatch *watch;     /* NULL if the fd could not be watched (logged) */
   GIOCondition events;
+  GIOCondition revents; /* gathered since the last slirp_pollfds_poll() */
   guint generation;
 } PollEntry;
 
 typedef struct {
-  GSource source;
   AeroSlirpLoop *loop;
-} PollSource;
-
-typedef struct {
-  GSource source;
-  AeroSlirpLoop *loop;
+  AeroWatch *watch;
   SlirpTimerId id;
   void *cb_opaque;
-} TimerSource;
+} Timer;
 
 struct _AeroSlirpLoop
 {
   GMainContext *context;
   GObject *owner; /* unowned; referenced while libslirp runs */
   Slirp *slirp;
-  GSource *poll_source;
-  GHashTable *fds;  /* fd → PollEntry, owned */
+  AeroWatch *main;   /* ready time: libslirp's timeout, or 0 when notified */
+  GHashTable *fds;   /* fd → PollEntry, owned */
   GPtrArray *polled; /* index given to libslirp → PollEntry */
-  GList *timers;    /* TimerSource, one reference each */
+  GList *timers;     /* Timer, owned */
   guint generation;
   gint64 deadline;  /* libslirp's next timeout, monotonic µs, -1 for none */
   gboolean notified; /* a dispatch is asked for: the ready time is 0 */
@@ -95,17 +94,30 @@ condition_to_slirp (GIOCondition cond)
 
 static gint64 clock_synced = -1; /* monotonic µs of the last poll, -1 for none */
 
-/* GLib 2.74 writes the context's wakeup eventfd on every
- * g_source_set_ready_time(), even with an unchanged value, which costs the
- * thread a main-loop iteration: only set what changes. */
+/* ---- polling ---------------------------------------------------------------- */
+
+/* A socket is ready: its revents wait for the loop's next poll, which
+ * runs later in this same dispatch of the context's watches (one poll for
+ * all the sockets of this Slirp that were ready). */
 static void
-set_ready (GSource *source, gint64 ready_time)
+entry_cb (AeroWatch *watch, GIOCondition revents, gpointer data)
 {
-  if (g_source_get_ready_time (source) != ready_time)
-    g_source_set_ready_time (source, ready_time);
+  PollEntry *entry = data;
+  AeroSlirpLoop *loop = entry->loop;
+
+  entry->revents |= revents;
+  if (loop->main != NULL)
+    aero_slirp_loop_notify (loop);
 }
 
-/* ---- polling ---------------------------------------------------------------- */
+static void
+entry_free (gpointer data)
+{
+  PollEntry *entry = data;
+
+  aero_watch_free (entry->watch);
+  g_free (entry);
+}
 
 static int
 add_poll_cb (int fd, int events, void *opaque)
@@ -116,10 +128,18 @@ add_poll_cb (int fd, int events, void *opaque)
 
   if (entry == NULL)
     {
+      g_autoptr (GError) error = NULL;
+
       entry = g_new0 (PollEntry, 1);
+      entry->loop = loop;
       entry->fd = fd;
       entry->events = cond;
-      entry->tag = g_source_add_unix_fd (loop->poll_source, fd, cond);
+      entry->watch = aero_watch_new (loop->context, entry_cb, entry);
+      if (!aero_watch_set_fd (entry->watch, fd, cond, &error))
+        {
+          g_warning ("libslirp socket %d cannot be polled: %s", fd, error->message);
+          g_clear_pointer (&entry->watch, aero_watch_free);
+        }
       g_hash_table_insert (loop->fds, GINT_TO_POINTER (fd), entry);
     }
   else
@@ -128,7 +148,8 @@ add_poll_cb (int fd, int events, void *opaque)
         cond |= entry->events;
       if (cond != entry->events)
         {
-          g_source_modify_unix_fd (loop->poll_source, entry->tag, cond);
+          if (entry->watch)
+            aero_watch_set_fd (entry->watch, fd, cond, NULL);
           entry->events = cond;
         }
     }
@@ -137,21 +158,26 @@ add_poll_cb (int fd, int events, void *opaque)
   return (int) loop->polled->len - 1;
 }
 
-/* The revents of this iteration's poll(), limited to what libslirp asked
- * for at the last fill (a timer's refill may have narrowed the events
- * since the poll). */
+/* The revents gathered since the last poll, limited to what libslirp
+ * asked for at the last fill (a timer's refill may have narrowed the
+ * events since). */
 static int
 get_revents_cb (int idx, void *opaque)
 {
   AeroSlirpLoop *loop = opaque;
   PollEntry *entry;
-  GIOCondition revents;
 
   if (idx < 0 || (guint) idx >= loop->polled->len)
     return 0;
   entry = g_ptr_array_index (loop->polled, idx);
-  revents = g_source_query_unix_fd (loop->poll_source, entry->tag);
-  return condition_to_slirp (revents & (entry->events | G_IO_ERR | G_IO_HUP | G_IO_NVAL));
+  return condition_to_slirp (entry->revents & (entry->events | G_IO_ERR | G_IO_HUP | G_IO_NVAL));
+}
+
+static void
+clear_revents (AeroSlirpLoop *loop)
+{
+  for (guint i = 0; i < loop->polled->len; i++)
+    ((PollEntry *) g_ptr_array_index (loop->polled, i))->revents = 0;
 }
 
 /* Asks libslirp which sockets to poll and how soon it wants to run again,
@@ -186,10 +212,7 @@ refill (AeroSlirpLoop *loop, gboolean polled)
   g_hash_table_iter_init (&iter, loop->fds);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
     if (entry->generation != loop->generation)
-      {
-        g_source_remove_unix_fd (loop->poll_source, entry->tag);
-        g_hash_table_iter_remove (&iter);
-      }
+      g_hash_table_iter_remove (&iter);
 
   if (slirp_timeout >= 1000 && loop->polled->len == 0)
     loop->deadline = -1;
@@ -205,70 +228,57 @@ refill (AeroSlirpLoop *loop, gboolean polled)
       if (loop->deadline < 0 || loop->deadline > wanted || (polled && loop->deadline <= now))
         loop->deadline = wanted;
     }
-  set_ready (loop->poll_source, loop->notified ? 0 : loop->deadline);
+  aero_watch_set_ready_time (loop->main, loop->notified ? 0 : loop->deadline);
 }
 
 static Slirp *loop_enter (AeroSlirpLoop *loop, gboolean sync_clock);
 
-static gboolean
-poll_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+/* The main watch: sockets were ready, a notify, or libslirp's timeout. */
+static void
+main_cb (AeroWatch *watch, GIOCondition revents, gpointer data)
 {
-  AeroSlirpLoop *loop = ((PollSource *) source)->loop;
+  AeroSlirpLoop *loop = data;
   Slirp *slirp = loop_enter (loop, FALSE);
 
   if (slirp == NULL)
-    return G_SOURCE_CONTINUE;
+    return;
   /* A notify from here on (a frame the guest sends back at once, a
    * buffer drained) asks for another dispatch; refill() keeps it. */
   loop->notified = FALSE;
   clock_synced = g_get_monotonic_time ();
   slirp_pollfds_poll (slirp, 0, get_revents_cb, loop);
+  if (!loop->destroyed)
+    clear_revents (loop);
   refill (loop, TRUE);
   aero_slirp_loop_leave (loop);
-  return G_SOURCE_CONTINUE;
 }
-
-/* No prepare and no check: GLib's own check of the unix fds and of the
- * ready time decides, so an idle session costs no call per iteration. */
-static GSourceFuncs poll_source_funcs = {
-  .dispatch = poll_source_dispatch,
-};
 
 /* ---- timers -------------------------------------------------------------------- */
 
-static gboolean
-timer_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+static void
+timer_cb (AeroWatch *watch, GIOCondition revents, gpointer data)
 {
-  TimerSource *timer = (TimerSource *) source;
+  Timer *timer = data;
   AeroSlirpLoop *loop = timer->loop;
-  Slirp *slirp;
+  Slirp *slirp = aero_slirp_loop_enter (loop);
 
-  set_ready (source, -1);
-  slirp = aero_slirp_loop_enter (loop);
   if (slirp != NULL)
     {
       slirp_handle_timer (slirp, timer->id, timer->cb_opaque);
       refill (loop, FALSE);
       aero_slirp_loop_leave (loop);
     }
-  return G_SOURCE_CONTINUE;
 }
-
-static GSourceFuncs timer_source_funcs = {
-  .dispatch = timer_source_dispatch,
-};
 
 void *
 aero_slirp_loop_timer_new (AeroSlirpLoop *loop, SlirpTimerId id, void *cb_opaque)
 {
-  GSource *source = g_source_new (&timer_source_funcs, sizeof (TimerSource));
-  TimerSource *timer = (TimerSource *) source;
+  Timer *timer = g_new0 (Timer, 1);
 
   timer->loop = loop;
   timer->id = id;
   timer->cb_opaque = cb_opaque;
-  g_source_set_name (source, "slirp timer");
-  g_source_attach (source, loop->context);
+  timer->watch = aero_watch_new (loop->context, timer_cb, timer);
   loop->timers = g_list_prepend (loop->timers, timer);
   return timer;
 }
@@ -276,17 +286,19 @@ aero_slirp_loop_timer_new (AeroSlirpLoop *loop, SlirpTimerId id, void *cb_opaque
 void
 aero_slirp_loop_timer_mod (void *timer, int64_t expire_ms)
 {
-  set_ready ((GSource *) timer, MAX (expire_ms, 0) * 1000);
+  Timer *t = timer;
+
+  aero_watch_set_ready_time (t->watch, MAX (expire_ms, 0) * 1000);
 }
 
 void
 aero_slirp_loop_timer_free (void *timer)
 {
-  TimerSource *t = timer;
+  Timer *t = timer;
 
   t->loop->timers = g_list_remove (t->loop->timers, t);
-  g_source_destroy (&t->source);
-  g_source_unref (&t->source);
+  aero_watch_free (t->watch);
+  g_free (t);
 }
 
 /* ---- lifetime ----------------------------------------------------------------------- */
@@ -298,7 +310,7 @@ aero_slirp_loop_new (GMainContext *context, GObject *owner)
 
   loop->context = g_main_context_ref (context);
   loop->owner = owner;
-  loop->fds = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  loop->fds = g_hash_table_new_full (NULL, NULL, NULL, entry_free);
   loop->polled = g_ptr_array_new ();
   loop->deadline = -1;
   return loop;
@@ -307,18 +319,10 @@ aero_slirp_loop_new (GMainContext *context, GObject *owner)
 void
 aero_slirp_loop_start (AeroSlirpLoop *loop, Slirp *slirp)
 {
-  g_return_if_fail (loop->slirp == NULL && loop->poll_source == NULL);
+  g_return_if_fail (loop->slirp == NULL && loop->main == NULL);
 
   loop->slirp = slirp;
-  loop->poll_source = g_source_new (&poll_source_funcs, sizeof (PollSource));
-  ((PollSource *) loop->poll_source)->loop = loop;
-  g_source_set_name (loop->poll_source, "slirp sockets");
-  /* GLib would otherwise remove and re-add every fd of the source (each
-   * an eventfd write) around each dispatch to block recursion. Nothing
-   * called from the dispatch (libslirp, the stack's callbacks, the
-   * transports' emit) iterates the context, so it never recurses. */
-  g_source_set_can_recurse (loop->poll_source, TRUE);
-  g_source_attach (loop->poll_source, loop->context);
+  loop->main = aero_watch_new (loop->context, main_cb, loop);
   if (aero_slirp_loop_enter (loop) != NULL)
     {
       refill (loop, FALSE);
@@ -334,11 +338,7 @@ loop_finalize (AeroSlirpLoop *loop)
   g_clear_pointer (&loop->slirp, slirp_cleanup);
   while (loop->timers != NULL)
     aero_slirp_loop_timer_free (loop->timers->data);
-  if (loop->poll_source != NULL)
-    {
-      g_source_destroy (loop->poll_source);
-      g_clear_pointer (&loop->poll_source, g_source_unref);
-    }
+  g_clear_pointer (&loop->main, aero_watch_free);
   g_hash_table_unref (loop->fds);
   g_ptr_array_unref (loop->polled);
   g_main_context_unref (loop->context);
@@ -394,10 +394,20 @@ aero_slirp_loop_destroy (AeroSlirpLoop *loop)
   if (loop == NULL || loop->destroyed)
     return;
   loop->destroyed = TRUE;
-  if (loop->poll_source != NULL)
-    g_source_destroy (loop->poll_source);
+  /* Nothing runs from here on; the fds go with the Slirp that owns them. */
+  g_clear_pointer (&loop->main, aero_watch_free);
   for (GList *l = loop->timers; l != NULL; l = l->next)
-    set_ready (l->data, -1);
+    aero_watch_set_ready_time (((Timer *) l->data)->watch, -1);
+  /* The entries stay until the end: libslirp may still be reading
+   * revents through them (a destroy from one of its callbacks). */
+  {
+    GHashTableIter iter;
+    PollEntry *entry;
+
+    g_hash_table_iter_init (&iter, loop->fds);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry))
+      g_clear_pointer (&entry->watch, aero_watch_free);
+  }
   if (loop->depth == 0)
     loop_finalize (loop);
 }
@@ -405,8 +415,8 @@ aero_slirp_loop_destroy (AeroSlirpLoop *loop)
 void
 aero_slirp_loop_notify (AeroSlirpLoop *loop)
 {
-  if (loop->destroyed || loop->poll_source == NULL)
+  if (loop->destroyed || loop->main == NULL)
     return;
   loop->notified = TRUE;
-  set_ready (loop->poll_source, 0);
+  aero_watch_set_ready_time (loop->main, 0);
 }

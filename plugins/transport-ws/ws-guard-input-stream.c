@@ -3,6 +3,9 @@
 #include <string.h>
 
 #include "ws-guard-input-stream.h"
+
+#include <aero-net/aero-watch.h>
+
 #include "ws-frame.h"
 #include "ws-source.h"
 
@@ -67,13 +70,13 @@ struct _WsGuardInputStream
   gsize mask_pos;               /* payload bytes of the current frame unmasked so far */
   enum { MSG_NONE, MSG_BINARY, MSG_TEXT } msg_kind; /* fragmented message in progress */
   GByteArray *message;          /* binary message being gathered */
-  GSource *driver;              /* reads the base stream */
+  AeroWatch *watch;             /* the socket's fd (no TLS), and the kick */
+  GSource *driver;              /* reads a base stream with no plain socket (TLS) */
   GByteArray *pass;             /* bytes for libsoup (control and text frames) */
   GPtrArray *readers;           /* ReaderSource: readers' sources, unowned */
   gboolean eof;
   GError *read_error;
   gboolean started;             /* the driver reads; libsoup reads from @pass */
-  GSource *kick;                /* runs the driver once, for bytes the socket does not show */
   gboolean pumping;
   gboolean stopped;             /* closed: no more reading or delivering */
 };
@@ -467,30 +470,25 @@ destroy_source (GSource *source)
   g_source_unref (source);
 }
 
-static gboolean
-kick_cb (gpointer user_data)
+/* The socket is readable, or the kick: reads what there is. */
+static void
+watch_cb (AeroWatch *watch, GIOCondition revents, gpointer user_data)
 {
   WsGuardInputStream *self = user_data;
 
-  g_clear_pointer (&self->kick, g_source_unref);
   if (!drive (self))
     stop_driver (self);
-  return G_SOURCE_REMOVE;
 }
 
 /* Bytes the base stream holds that the socket does not show (read ahead
- * by a buffering filter) are read from a one-shot source. (Not the
- * socket source's ready time: GSocket takes that for its I/O timeout.) */
+ * by a buffering filter, or left over after a dispatch's share) are read
+ * at the next dispatch, through the watch's ready time. */
 static void
 kick_driver (WsGuardInputStream *self)
 {
-  if (self->kick || self->stopped || self->driver == NULL)
+  if (self->stopped || self->watch == NULL)
     return;
-  self->kick = g_timeout_source_new (0);
-  g_source_set_static_name (self->kick, "WebSocket guard buffered bytes");
-  g_source_set_can_recurse (self->kick, TRUE);
-  g_source_set_callback (self->kick, kick_cb, self, NULL);
-  g_source_attach (self->kick, g_source_get_context (self->driver));
+  aero_watch_set_ready_time (self->watch, 0);
 }
 
 /* Reads and processes at most YIELD_AFTER_BYTES; FALSE at the end of the
@@ -514,7 +512,11 @@ drive (WsGuardInputStream *self)
 
           if (budget == 0)
             {
-              if (g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_of (self))))
+              /* A watched socket with more to read stays ready (level-
+               * triggered): the next dispatch reads on. A stream that
+               * buffers (TLS) may hold bytes its source does not show. */
+              if (self->driver != NULL
+                  && g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_of (self))))
                 kick_driver (self);
               break;
             }
@@ -571,18 +573,12 @@ driver_cb (GObject *base, gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-socket_driver_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
-{
-  return driver_cb (NULL, user_data);
-}
-
 static void
 stop_driver (WsGuardInputStream *self)
 {
   self->stopped = TRUE;
   g_clear_pointer (&self->driver, destroy_source);
-  g_clear_pointer (&self->kick, destroy_source);
+  g_clear_pointer (&self->watch, aero_watch_free);
 }
 
 /* ---- without a driver: libsoup's reads pull through the guard ------------ */
@@ -886,10 +882,11 @@ ws_guard_input_stream_set_funcs (WsGuardInputStream *self, WsGuardTripFunc trip_
  * @expect_masked: whether the peer is a client (its frames must be masked)
  * @socket: (nullable): the connection's socket, when reads from the base
  *   stream come from it without a layer that buffers on its own schedule
- *   (no TLS): the guard then waits on its fd directly, which is cheaper
+ *   (no TLS): the guard then waits on its fd with an #AeroWatch, which
+ *   costs a main-loop iteration nothing while the connection is quiet
  *
- * From now on the guard reads the base stream itself, from a source on
- * the thread-default main context, and takes binary messages out of the
+ * From now on the guard reads the base stream itself, from the
+ * thread-default main context, and takes binary messages out of the
  * stream: @func gets each one whole (it runs from that source, not inside
  * libsoup, and may close the connection). The rest of the stream — control
  * frames, text messages, anything that breaks the rules — is what a reader
@@ -908,27 +905,20 @@ ws_guard_input_stream_start_messages (WsGuardInputStream *self, WsGuardMessageFu
   self->extract = TRUE;
   self->message_func = func;
   self->expect_masked = expect_masked;
-  if (socket)
+  self->watch = aero_watch_new (context, watch_cb, self);
+  if (socket == NULL
+      || !aero_watch_set_fd (self->watch, g_socket_get_fd (socket), G_IO_IN, NULL))
     {
-      /* One source with the fd itself: GLib takes the fd of a source that
-       * cannot recurse out of the poll set and puts it back around each
-       * dispatch (two context wake-ups), and the base stream's pollable
-       * source has a child that cannot (its own socket source). */
-      self->driver = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-      g_source_set_callback (self->driver, (GSourceFunc) (void (*) (void)) socket_driver_cb, self,
-                             NULL);
-    }
-  else
-    {
+      /* A stream with its own buffering (TLS): its pollable source. */
       self->driver = g_pollable_input_stream_create_source (
           G_POLLABLE_INPUT_STREAM (base_of (self)), NULL);
       g_source_set_callback (self->driver, (GSourceFunc) (void (*) (void)) driver_cb, self, NULL);
+      g_source_set_static_name (self->driver, "WebSocket guard reader");
+      g_source_set_can_recurse (self->driver, TRUE);
+      g_source_attach (self->driver, context);
     }
-  g_source_set_static_name (self->driver, "WebSocket guard reader");
-  g_source_set_can_recurse (self->driver, TRUE);
   /* Bytes already here (a prefix, or read ahead by a buffering base)
    * would not show on the socket. */
-  g_source_attach (self->driver, context);
   if (self->start < self->end
       || g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_of (self))))
     kick_driver (self);

@@ -1,5 +1,6 @@
 /* aero-channel.c — base class of the channels transports hand to the core. */
 #include "aero-net/aero-channel.h"
+#include "aero-net/aero-watch.h"
 
 typedef struct {
   char *peer;
@@ -204,34 +205,27 @@ STRING_ACCESSORS (session_id)
 struct _AeroIdleTimer
 {
   gint64 timeout_us;
-  gint64 last_us;  /* monotonic time of the last activity */
-  guint source_id; /* the pending timeout, 0 once fired */
+  gint64 last_us;   /* monotonic time of the last activity */
+  AeroWatch *watch; /* its ready time is the pending check; NULL once fired */
   GSourceFunc func;
   gpointer user_data;
 };
 
-static gboolean idle_timer_cb (gpointer data);
-
+/* One heap entry on the context's shared watch source, not a GSource per
+ * timer: thousands of quiet channels cost a main-loop iteration nothing. */
 static void
-idle_timer_arm (AeroIdleTimer *timer, gint64 delay_us)
-{
-  guint64 ms = (guint64) (delay_us + 999) / 1000;
-
-  timer->source_id = g_timeout_add ((guint) MIN (ms, G_MAXUINT), idle_timer_cb, timer);
-}
-
-static gboolean
-idle_timer_cb (gpointer data)
+idle_timer_cb (AeroWatch *watch, GIOCondition revents, gpointer data)
 {
   AeroIdleTimer *timer = data;
-  gint64 quiet_us = g_get_monotonic_time () - timer->last_us;
+  gint64 now = g_get_monotonic_time ();
 
-  timer->source_id = 0;
-  if (quiet_us < timer->timeout_us)
-    idle_timer_arm (timer, timer->timeout_us - quiet_us);
-  else
-    timer->func (timer->user_data);
-  return G_SOURCE_REMOVE;
+  if (now - timer->last_us < timer->timeout_us)
+    {
+      aero_watch_set_ready_time (watch, timer->last_us + timer->timeout_us);
+      return;
+    }
+  g_clear_pointer (&timer->watch, aero_watch_free);
+  timer->func (timer->user_data);
 }
 
 AeroIdleTimer *
@@ -245,7 +239,10 @@ aero_idle_timer_new (guint timeout_ms, GSourceFunc func, gpointer user_data)
   timer->func = func;
   timer->user_data = user_data;
   if (timeout_ms > 0)
-    idle_timer_arm (timer, timer->timeout_us);
+    {
+      timer->watch = aero_watch_new (NULL, idle_timer_cb, timer);
+      aero_watch_set_ready_time (timer->watch, timer->last_us + timer->timeout_us);
+    }
   return timer;
 }
 
@@ -261,6 +258,6 @@ aero_idle_timer_free (AeroIdleTimer *timer)
 {
   if (timer == NULL)
     return;
-  g_clear_handle_id (&timer->source_id, g_source_remove);
+  g_clear_pointer (&timer->watch, aero_watch_free);
   g_free (timer);
 }

@@ -1,14 +1,16 @@
 /* test-loop.c — unit tests of slirp-loop.c with a real libslirp on a private
  * GMainContext:
  *   - an idle Slirp (after start, and after a DHCP exchange) leaves the
- *     context with no timeout and no descriptor of its own: GLib would sleep;
+ *     context with no timeout and nothing polled but the context's shared
+ *     watch source (its epoll fd, with no fd in it): GLib would sleep;
  *   - a UDP flow to a loopback echo server, opened when libslirp's clock
  *     has not been read for long (it only advances when a loop polls): the
  *     reply reaches the guest, and while libslirp holds the UDP socket the
- *     context polls it and has a timeout for the socket's expiry;
+ *     epoll set holds it and the context has a timeout for its expiry;
  *   - destroying the loop from inside a dispatch (from libslirp's
  *     send_packet while it delivers that reply) frees everything once the
- *     dispatch returns, and closes the socket. */
+ *     dispatch returns, and closes the socket: nothing is left on the
+ *     context, not even the shared watch source. */
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -271,6 +273,35 @@ count_fds (void)
   return n;
 }
 
+/* The fds in this process's epoll sets (the shared watch source's), from
+ * /proc/self/fdinfo; -1 when there is no epoll fd at all. */
+static gint
+epoll_watched (void)
+{
+  DIR *dir = opendir ("/proc/self/fd");
+  struct dirent *d;
+  gint n = -1;
+
+  g_assert_nonnull (dir);
+  while ((d = readdir (dir)) != NULL)
+    {
+      g_autofree char *link = g_strdup_printf ("/proc/self/fd/%s", d->d_name);
+      g_autofree char *target = g_file_read_link (link, NULL);
+      g_autofree char *info = NULL;
+      g_autofree char *info_path = NULL;
+
+      if (target == NULL || strstr (target, "eventpoll") == NULL)
+        continue;
+      info_path = g_strdup_printf ("/proc/self/fdinfo/%s", d->d_name);
+      g_assert_true (g_file_get_contents (info_path, &info, NULL, NULL));
+      n = MAX (n, 0);
+      for (const char *p = info; (p = strstr (p, "tfd:")) != NULL; p++)
+        n++;
+    }
+  closedir (dir);
+  return n;
+}
+
 /* A UDP socket on the host's loopback; returns its port. */
 static int
 echo_server (guint16 *port)
@@ -318,13 +349,15 @@ test_idle (Fixture *f, gconstpointer data)
 
   drain (f);
   g_assert_cmpint (context_timeout (f, &n_fds), ==, -1);
-  g_assert_cmpint (n_fds, ==, 1);
+  g_assert_cmpint (n_fds, ==, 2); /* the context's wakeup fd, the epoll fd */
+  g_assert_cmpint (epoll_watched (), ==, 0);
 
   input (f, dhcp_discover ());
   g_assert_cmpuint (f->frames, ==, 1); /* the OFFER, sent from slirp_input() */
   drain (f);
   g_assert_cmpint (context_timeout (f, &n_fds), ==, -1);
-  g_assert_cmpint (n_fds, ==, 1);
+  g_assert_cmpint (n_fds, ==, 2);
+  g_assert_cmpint (epoll_watched (), ==, 0);
 }
 
 static void
@@ -342,6 +375,7 @@ test_udp (Fixture *f, gconstpointer data)
    * expiry (libslirp's slow timer, 499 ms). */
   timeout = context_timeout (f, &n_fds);
   g_assert_cmpint (n_fds, ==, 2);
+  g_assert_cmpint (epoll_watched (), ==, 1);
   g_assert_cmpint (timeout, >=, 0);
   g_assert_cmpint (timeout, <=, 500);
   close (server);
@@ -361,11 +395,14 @@ test_destroy_in_dispatch (Fixture *f, gconstpointer data)
   run_until (f, &f->udp_replies, 1);
   g_assert_null (f->loop);
   /* Freed when the dispatch returned: the socket is closed, and nothing of
-   * the loop is left on the context. */
-  g_assert_cmpuint (count_fds (), ==, before);
+   * the loop is left on the context (the shared watch source, whose epoll
+   * fd was open before the flow, went with the loop's last watch). */
+  g_assert_cmpint (epoll_watched (), ==, -1);
+  g_assert_cmpuint (count_fds (), ==, before - 1);
   g_assert_cmpint (f->owner->ref_count, ==, 1);
   g_assert_cmpint (context_timeout (f, &n_fds), ==, -1);
   g_assert_cmpint (n_fds, ==, 1);
+  g_assert_cmpint (epoll_watched (), ==, -1);
   close (server);
 }
 

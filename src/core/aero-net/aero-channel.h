@@ -181,7 +181,8 @@ void aero_channel_set_session_id (AeroChannel *self, const char *session_id);
  *
  * Calls a function once a given time has passed without activity, for
  * transports that close quiet channels. Marking activity costs no timer
- * work: one GLib timeout is re-armed for the remainder when it fires early.
+ * work: the timer's #AeroWatch is re-armed for the remainder when it comes
+ * due early.
  */
 typedef struct _AeroIdleTimer AeroIdleTimer;
 
