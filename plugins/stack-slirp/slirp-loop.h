@@ -1,33 +1,32 @@
 /* slirp-loop.h — runs one libslirp instance from a GMainContext.
  *
- * A custom GSource polls the instance's sockets. It has no prepare() and
- * no check(): its unix fds and its ready time are only changed when
- * libslirp's wishes change, and GLib's own checks of the fds and of the
- * ready time decide when it is dispatched, so an idle session costs
- * nothing per main-loop iteration. A refill asks slirp_pollfds_fill() for
- * the descriptors and the timeout, adds, modifies or removes the source's
- * fds where they differ, and sets the ready time to the timeout (an
- * earlier pending one is kept). libslirp caps its timeout at one second
- * even when nothing is pending and lowers it itself when something
- * time-driven is (TCP delayed ACKs and slow timers, IP fragment
- * reassembly, UDP/ICMP socket expiry), so a capped timeout with no socket
- * to poll means no ready time at all: such a session wakes the daemon
- * only when a frame, a socket event or one of its timers arrives.
+ * Everything the loop waits for is an #AeroWatch on the context's shared
+ * watch source (core, aero-watch.h): one watch per socket libslirp polls,
+ * one "main" watch whose ready time carries libslirp's timeout, one per
+ * libslirp timer. An idle session therefore costs a main-loop iteration
+ * nothing: no GSource of its own to walk, no fd in the context's poll().
+ * A refill asks slirp_pollfds_fill() for the descriptors and the timeout,
+ * adds, changes or removes socket watches where they differ, and sets the
+ * main watch's ready time to the timeout (an earlier pending one is kept).
+ * libslirp caps its timeout at one second even when nothing is pending and
+ * lowers it itself when something time-driven is (TCP delayed ACKs and
+ * slow timers, IP fragment reassembly, UDP/ICMP socket expiry), so a
+ * capped timeout with no socket to poll means no ready time at all: such a
+ * session wakes the daemon only when a frame, a socket event or one of its
+ * timers arrives.
  *
- * A refill follows every call into libslirp that can change sockets or
- * timeouts: dispatch() hands this iteration's revents to
- * slirp_pollfds_poll() and then refills, a timer's dispatch refills after
- * slirp_handle_timer(), and aero_slirp_loop_start() refills once.
- * aero_slirp_loop_notify() asks for a dispatch at the next iteration
- * (ready time 0, kept by refills until that dispatch); the stack calls it
- * after every slirp_input(), so that several frames of one iteration share
+ * A ready socket's watch records its revents and asks for the main watch
+ * (ready time 0), which the shared source runs later in the same dispatch:
+ * one slirp_pollfds_poll() for all of this Slirp's ready sockets, then a
+ * refill. A timer's watch refills after slirp_handle_timer(), and
+ * aero_slirp_loop_start() refills once. aero_slirp_loop_notify() asks for
+ * the main watch too (kept by refills until it runs); the stack calls it
+ * after every slirp_input(), so that several frames of one dispatch share
  * one slirp_pollfds_poll() and refill, sockets libslirp opened for them are
  * polled, and frames libslirp queued while resolving the guest's address
- * (ARP, NDP) leave at once rather than expire. slirp_pollfds_poll() reads
- * revents only from dispatch(), so they are the current iteration's;
- * sockets created since the last fill are skipped by libslirp (no poll
- * index yet). The poll source may recurse (GLib then leaves its fds in
- * place around dispatch); nothing it calls iterates the context.
+ * (ARP, NDP) leave at once rather than expire. slirp_pollfds_poll() sees
+ * only the revents gathered since the previous one; sockets created since
+ * the last fill are skipped by libslirp (no poll index yet).
  *
  * libslirp keeps its clock in a process-wide variable that only
  * slirp_pollfds_poll() updates, and stamps new UDP and ICMP sockets'
@@ -36,11 +35,8 @@
  * in this process for 100 ms, with slirp_pollfds_poll() in its
  * "select error" mode, which reads no revents.
  *
- * libslirp's timers (timer_new_opaque, timer_mod, timer_free) are GSources
- * with a ready time on the same context, calling slirp_handle_timer(). The
- * clock is g_get_monotonic_time(), so libslirp's expiry times and GLib's
- * ready times share one time base. Ready times are only set when they
- * change (GLib wakes the context on every call).
+ * The clock is g_get_monotonic_time(), so libslirp's expiry times and the
+ * watches' ready times share one time base.
  *
  * The loop owns the Slirp. Every call into libslirp goes between
  * aero_slirp_loop_enter() and aero_slirp_loop_leave(), which keep the
