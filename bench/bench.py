@@ -669,13 +669,20 @@ def throughput_bench(work, results, args, size_class):
 
 def latency_bench(work, results, args):
     """Benchmark 3: 64-byte request/response round trips, unpinned and with
-    every process involved pinned to CPU 0."""
+    every process involved pinned to CPU 0. Besides the paths and plain
+    loopback: "slirp4netns+relay", slirp4netns with the server behind a
+    minimal relay process (rr relay) — one more process and one more TCP
+    hop, which is what the tunnel client and the WebSocket add to aero's
+    path: the least such a path can cost."""
     paths = []
     rr_port = free_port()
+    relay_port = free_port()
     server = REG.spawn([RR, "server", "127.0.0.1", str(rr_port), "64"], "rr-server")
+    relay = REG.spawn([RR, "relay", "127.0.0.1", str(relay_port), "127.0.0.1", str(rr_port)],
+                      "rr-relay")
     try:
-        if not wait_listening(rr_port):
-            raise BenchError("rr server did not start")
+        if not wait_listening(rr_port) or not wait_listening(relay_port):
+            raise BenchError("rr server or relay did not start")
         for ctor in (lambda: AeroPath(work, "c0", 1500, 2048),
                      lambda: Slirp4netnsPath(work, "c1", 1500),
                      lambda: PastaPath(work, "c2", 1500)):
@@ -683,20 +690,22 @@ def latency_bench(work, results, args):
                 paths.append(ctor())
             except (BenchError, subprocess.SubprocessError, OSError) as e:
                 results["errors"].append(f"latency: path start: {e}")
+        runs = [("loopback", None, rr_port, [])] + [(p.kind, p, rr_port, []) for p in paths]
+        runs += [("slirp4netns+relay", p, relay_port, [relay.pid])
+                 for p in paths if p.kind == "slirp4netns"]
         all_cpus = f"0-{NCPU - 1}"
         for pinned in (False, True):
-            for p in [None] + paths:
-                name = p.kind if p else "loopback"
+            for name, p, port, extra in runs:
                 if time_left() < 60:
                     results["errors"].append(f"time budget: skipped latency {name}")
                     continue
-                pids = [server.pid] + (list(p.procs.values()) if p else [])
+                pids = [server.pid] + extra + (list(p.procs.values()) if p else [])
                 if pinned:
                     for pid in pids:
                         set_affinity(pid, "0")
                 log(f"latency {'pinned' if pinned else 'unpinned'} {name}")
                 try:
-                    r = rr_once(p, rr_port, args.rr_count, pinned)
+                    r = rr_once(p, port, args.rr_count, pinned)
                     r.update({"path": name, "pinned": pinned})
                     results["latency"].append(r)
                     log(f"  p50 {r['p50_us']:.1f} us p99 {r['p99_us']:.1f} us")
@@ -709,6 +718,7 @@ def latency_bench(work, results, args):
     finally:
         for p in paths:
             p.close()
+        REG.stop(relay)
         REG.stop(server)
 
 
@@ -1351,6 +1361,14 @@ def targets(results):
             lines.append(f"  {verdict(aa <= 1.2 * sa)} added latency p50 within 1.2x slirp4netns "
                          f"({'pinned' if pinned else 'unpinned'}): {aa:.1f} vs {sa:.1f} us "
                          f"({aa / sa if sa > 0 else float('nan'):.2f}x)")
+            f = next((e for e in lat if e["path"] == "slirp4netns+relay"
+                      and e["pinned"] == pinned), None)
+            if f and sa > 0:
+                fa = f["p50_us"] - base["p50_us"]
+                lines.append(f"         floor for a path with one more process and TCP hop "
+                             f"(slirp4netns+relay): {fa:.1f} us added = {fa / sa:.2f}x slirp4netns"
+                             f"{' > 1.2x: out of reach for such a path' if fa > 1.2 * sa else ''}"
+                             f"; aero = {aa / fa if fa > 0 else float('nan'):.2f}x the floor")
     for e in results["scale"]:
         per = e["kib_per_session"].get("VmRSS")
         lines.append(f"  {verdict(None if per is None else per < 64)} idle session < 64 KiB at "

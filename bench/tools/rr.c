@@ -9,6 +9,10 @@
  *       response, strictly sequential. Prints one JSON object: count, p50,
  *       p90, p99, mean, min, max in microseconds. The whole run is bounded
  *       by TIMEOUT_S seconds (default 60): past it, the client exits 3.
+ *   rr relay ADDRESS PORT TARGET_ADDRESS TARGET_PORT
+ *       Accepts one connection at a time and relays it, both ways, to a new
+ *       connection to the target, until killed: the least one more process
+ *       and one more TCP hop can add to a path (a floor for tunnels).
  *
  * Both ends set TCP_NODELAY. Times come from CLOCK_MONOTONIC around each
  * write+read pair. Exit status: 0 ok, 1 I/O error, 2 usage, 3 timeout. */
@@ -17,6 +21,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +99,75 @@ server (const char *host, const char *port, size_t size)
       while (full_io (fd, buf, size, 0) == 0 && full_io (fd, buf, size, 1) == 0)
         ;
       close (fd);
+    }
+}
+
+/* Copies what is readable on FROM to TO; -1 at the end or on error. */
+static int
+forward (int from, int to)
+{
+  static char buf[MAX_SIZE];
+  ssize_t n = read (from, buf, sizeof buf);
+
+  if (n < 0 && errno == EINTR)
+    return 0;
+  if (n <= 0)
+    return -1;
+  return full_io (to, buf, (size_t) n, 1);
+}
+
+static int
+relay (const char *host, const char *port, const char *thost, const char *tport)
+{
+  struct sockaddr_in sa, ta;
+  int one = 1, lfd;
+
+  if (parse_addr (host, port, &sa) < 0 || parse_addr (thost, tport, &ta) < 0)
+    return 2;
+  lfd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  setsockopt (lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind (lfd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen (lfd, 16) < 0)
+    {
+      perror ("rr relay: bind/listen");
+      return 1;
+    }
+  signal (SIGPIPE, SIG_IGN);
+  for (;;)
+    {
+      int fd = accept4 (lfd, NULL, NULL, SOCK_CLOEXEC), out;
+
+      if (fd < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          perror ("rr relay: accept");
+          return 1;
+        }
+      out = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (connect (out, (struct sockaddr *) &ta, sizeof ta) < 0)
+        {
+          perror ("rr relay: connect");
+          close (fd);
+          close (out);
+          continue;
+        }
+      nodelay (fd);
+      nodelay (out);
+      for (;;)
+        {
+          struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = out, .events = POLLIN } };
+
+          if (poll (p, 2, -1) < 0)
+            {
+              if (errno == EINTR)
+                continue;
+              break;
+            }
+          if ((p[0].revents && forward (fd, out) < 0) || (p[1].revents && forward (out, fd) < 0))
+            break;
+        }
+      close (fd);
+      close (out);
     }
 }
 
@@ -196,7 +270,10 @@ main (int argc, char **argv)
         return 2;
       return client (argv[2], argv[3], atol (argv[4]), size, warmup, timeout_s);
     }
+  if (argc == 6 && strcmp (argv[1], "relay") == 0)
+    return relay (argv[2], argv[3], argv[4], argv[5]);
   fprintf (stderr, "usage: rr server ADDRESS PORT [SIZE]\n"
-                   "       rr client ADDRESS PORT COUNT [SIZE [WARMUP [TIMEOUT_S]]]\n");
+                   "       rr client ADDRESS PORT COUNT [SIZE [WARMUP [TIMEOUT_S]]]\n"
+                   "       rr relay ADDRESS PORT TARGET_ADDRESS TARGET_PORT\n");
   return 2;
 }

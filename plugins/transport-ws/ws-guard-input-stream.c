@@ -498,6 +498,7 @@ drive (WsGuardInputStream *self)
 {
   gsize budget = YIELD_AFTER_BYTES;
   gboolean keep = TRUE;
+  gboolean drained = FALSE;
 
   g_object_ref (self);
   self->pumping = TRUE;
@@ -510,6 +511,10 @@ drive (WsGuardInputStream *self)
           GError *error = NULL;
           gssize n;
 
+          /* A short read from a watched socket emptied it: another read
+           * would only say EAGAIN, and the watch fires again on more. */
+          if (drained)
+            break;
           if (budget == 0)
             {
               /* A watched socket with more to read stays ready (level-
@@ -542,6 +547,7 @@ drive (WsGuardInputStream *self)
               break;
             }
           self->end = (gsize) n;
+          drained = self->driver == NULL && (gsize) n < MIN (budget, WS_GUARD_BUFFER_LEN);
         }
       before = self->start;
       pump_buffer (self);
