@@ -67,23 +67,34 @@ nodelay (int fd)
   setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+/* A listening socket on SA (SIGPIPE ignored from now on); -1 with a
+ * message on failure. */
+static int
+listen_on (const struct sockaddr_in *sa, const char *who)
+{
+  int one = 1, lfd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  setsockopt (lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind (lfd, (const struct sockaddr *) sa, sizeof *sa) < 0 || listen (lfd, 16) < 0)
+    {
+      fprintf (stderr, "rr %s: bind/listen: %s\n", who, strerror (errno));
+      return -1;
+    }
+  signal (SIGPIPE, SIG_IGN);
+  return lfd;
+}
+
 static int
 server (const char *host, const char *port, size_t size)
 {
   struct sockaddr_in sa;
-  int one = 1, lfd;
+  int lfd;
   static char buf[MAX_SIZE];
 
   if (parse_addr (host, port, &sa) < 0)
     return 2;
-  lfd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  setsockopt (lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind (lfd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen (lfd, 16) < 0)
-    {
-      perror ("rr server: bind/listen");
-      return 1;
-    }
-  signal (SIGPIPE, SIG_IGN);
+  if ((lfd = listen_on (&sa, "server")) < 0)
+    return 1;
   for (;;)
     {
       int fd = accept4 (lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -120,18 +131,12 @@ static int
 relay (const char *host, const char *port, const char *thost, const char *tport)
 {
   struct sockaddr_in sa, ta;
-  int one = 1, lfd;
+  int lfd;
 
   if (parse_addr (host, port, &sa) < 0 || parse_addr (thost, tport, &ta) < 0)
     return 2;
-  lfd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  setsockopt (lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind (lfd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen (lfd, 16) < 0)
-    {
-      perror ("rr relay: bind/listen");
-      return 1;
-    }
-  signal (SIGPIPE, SIG_IGN);
+  if ((lfd = listen_on (&sa, "relay")) < 0)
+    return 1;
   for (;;)
     {
       int fd = accept4 (lfd, NULL, NULL, SOCK_CLOEXEC), out;
