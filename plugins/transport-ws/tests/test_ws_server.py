@@ -109,6 +109,44 @@ def check_traffic(d):
         tap.ok(c.recv_tunnel() == (w.T_PONG, b"flags"), "unknown flag bits ignored")
 
 
+def epoll_watched(pid):
+    """The fds in the epoll sets of process PID (its shared watch source),
+    from /proc/PID/fdinfo; None when it has no epoll fd."""
+    import os
+    total = None
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if "eventpoll" not in os.readlink(f"/proc/{pid}/fd/{fd}"):
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                total = (total or 0) + sum(1 for line in f if line.startswith("tfd:"))
+        except OSError:
+            continue
+    return total
+
+
+def check_quiet_tunnels_watched(d):
+    """Each open tunnel's socket sits in the daemon's one epoll set (an
+    AeroWatch), not in the poll() of every main-loop iteration; closed
+    tunnels leave it, and with the last one the epoll fd goes too."""
+    before = epoll_watched(d.pid) or 0
+    clients = [w.WsClient(H, d.http_port) for _ in range(20)]
+    try:
+        for i, c in enumerate(clients):
+            c.send_tunnel(w.T_PING, bytes([i]))
+            assert c.recv_tunnel() == (w.T_PONG, bytes([i]))
+        during = epoll_watched(d.pid)
+        tap.ok(during == before + 20, "20 open tunnels: 20 more fds in the epoll set",
+               f"{before} -> {during}")
+    finally:
+        for c in clients:
+            c.close()
+    tap.ok(wait_for(lambda: (epoll_watched(d.pid) or 0) == before, 5),
+           "closed tunnels leave the epoll set", f"{epoll_watched(d.pid)}")
+    tap.ok(wait_for(lambda: epoll_watched(d.pid) is None, 5),
+           "with no tunnel left, no epoll fd either", f"{epoll_watched(d.pid)}")
+
+
 def check_limits(d):
     p = d.http_port
     with w.WsClient(H, p) as c:
@@ -251,6 +289,7 @@ def main():
         with start_daemon(tmp, "main", ws_config(port), port) as d:
             tap.check("upgrades", check_upgrades, d)
             tap.check("traffic", check_traffic, d)
+            tap.check("quiet tunnels watched", check_quiet_tunnels_watched, d)
             tap.check("limits", check_limits, d)
             tap.ok(healthy(d), "healthz answers")
             tap.check("shutdown", check_shutdown, d)
