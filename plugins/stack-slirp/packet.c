@@ -2,6 +2,8 @@
  * and in-place address rewriting (see packet.h). */
 #include <string.h>
 
+#include <aero-net/aero-checksum.h>
+
 #include "packet.h"
 
 #define ETH_LEN 14
@@ -50,50 +52,6 @@ aero_write_be32 (guint8 *p, guint32 v)
 
 /* ---- checksums ---------------------------------------------------------- */
 
-static guint32
-sum_bytes (const guint8 *data, gsize len, guint32 sum)
-{
-  gsize i;
-
-  for (i = 0; i + 1 < len; i += 2)
-    {
-      sum += aero_read_be16 (data + i);
-      if (sum & 0x80000000u)
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-  if (i < len)
-    sum += (guint32) data[i] << 8;
-  return sum;
-}
-
-static guint16
-fold (guint32 sum)
-{
-  while (sum >> 16)
-    sum = (sum & 0xffff) + (sum >> 16);
-  return (guint16) sum;
-}
-
-guint16
-aero_checksum (const guint8 *data, gsize len, guint32 initial)
-{
-  return (guint16) ~fold (sum_bytes (data, len, initial));
-}
-
-guint32
-aero_checksum_pseudo (guint ip_version, const guint8 *src, const guint8 *dst, guint8 protocol,
-                      gsize l4_len)
-{
-  gsize addr_len = ip_version == 4 ? 4 : 16;
-  guint32 sum = 0;
-
-  sum = sum_bytes (src, addr_len, sum);
-  sum = sum_bytes (dst, addr_len, sum);
-  sum += protocol;
-  sum += (guint32) (l4_len & 0xffff) + (guint32) (l4_len >> 16);
-  return sum;
-}
-
 /* Updates the checksum at @field for @old (even length) replaced by @new
  * (RFC 1624, eqn. 3). */
 static void
@@ -106,7 +64,9 @@ checksum_replace (guint8 *field, const guint8 *old, const guint8 *new, gsize len
       sum += (guint16) ~aero_read_be16 (old + i);
       sum += aero_read_be16 (new + i);
     }
-  aero_write_be16 (field, (guint16) ~fold (sum));
+  while (sum >> 16)
+    sum = (sum & 0xffff) + (sum >> 16);
+  aero_write_be16 (field, (guint16) ~sum);
 }
 
 /* ---- parsing ---------------------------------------------------------------- */
@@ -325,7 +285,7 @@ write_ip_header (guint8 *ip, guint ip_version, const guint8 *src, const guint8 *
       aero_write_be16 (ip + 10, 0);
       memcpy (ip + 12, src, 4);
       memcpy (ip + 16, dst, 4);
-      aero_write_be16 (ip + 10, aero_checksum (ip, IPV4_HEADER_LEN, 0));
+      aero_write_be16 (ip + 10, aero_inet_checksum (ip, IPV4_HEADER_LEN, 0));
       return IPV4_HEADER_LEN;
     }
 
@@ -366,8 +326,9 @@ aero_packet_build_udp (guint ip_version, const guint8 src_mac[6], const guint8 d
   aero_write_be16 (udp + 6, 0);
   if (payload_len > 0)
     memcpy (udp + UDP_HEADER_LEN, payload, payload_len);
-  sum = aero_checksum (udp, udp_len,
-                       aero_checksum_pseudo (ip_version, src_ip, dst_ip, AERO_IPPROTO_UDP, udp_len));
+  sum = aero_inet_checksum (udp, udp_len,
+                            aero_inet_pseudo_sum (ip_version, src_ip, dst_ip, AERO_IPPROTO_UDP,
+                                                  udp_len));
   aero_write_be16 (udp + 6, sum == 0 ? 0xffff : sum);
   return g_bytes_new_take (out, total);
 }
@@ -420,9 +381,9 @@ aero_packet_build_tcp_reset (const AeroPacket *in)
   tcp[12] = (TCP_HEADER_LEN / 4) << 4;
   tcp[13] = flags;
   aero_write_be16 (tcp + 16,
-                   aero_checksum (tcp, TCP_HEADER_LEN,
-                                  aero_checksum_pseudo (in->ip_version, in->dst, in->src,
-                                                        AERO_IPPROTO_TCP, TCP_HEADER_LEN)));
+                   aero_inet_checksum (tcp, TCP_HEADER_LEN,
+                                       aero_inet_pseudo_sum (in->ip_version, in->dst, in->src,
+                                                             AERO_IPPROTO_TCP, TCP_HEADER_LEN)));
   return g_bytes_new_take (out, total);
 }
 
@@ -510,8 +471,9 @@ aero_packet_dhcp_add_mtu (guint8 *frame, const AeroPacket *pkt, guint16 mtu)
       guint16 sum;
 
       aero_write_be16 (udp + 6, 0);
-      sum = aero_checksum (udp, udp_len,
-                           aero_checksum_pseudo (4, pkt->src, pkt->dst, AERO_IPPROTO_UDP, udp_len));
+      sum = aero_inet_checksum (udp, udp_len,
+                                aero_inet_pseudo_sum (4, pkt->src, pkt->dst, AERO_IPPROTO_UDP,
+                                                      udp_len));
       aero_write_be16 (udp + 6, sum == 0 ? 0xffff : sum);
     }
   return TRUE;
@@ -557,9 +519,9 @@ aero_packet_ra_add_rdnss (const AeroPacket *pkt, const guint8 dns[16], guint32 l
   icmp = out + pkt->l4_offset;
   aero_write_be16 (icmp + 2, 0);
   aero_write_be16 (icmp + 2,
-                   aero_checksum (icmp, new_l4_len,
-                                  aero_checksum_pseudo (6, pkt->src, pkt->dst,
-                                                        AERO_IPPROTO_ICMPV6, new_l4_len)));
+                   aero_inet_checksum (icmp, new_l4_len,
+                                       aero_inet_pseudo_sum (6, pkt->src, pkt->dst,
+                                                             AERO_IPPROTO_ICMPV6, new_l4_len)));
   *out_len = new_len;
   return out;
 }

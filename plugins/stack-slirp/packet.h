@@ -95,11 +95,6 @@ GBytes *aero_packet_build_tcp_reset (const AeroPacket *in);
 
 void aero_packet_mac_for_ipv4 (const guint8 ip[4], guint8 mac[6]);
 
-guint16 aero_checksum (const guint8 *data, gsize len, guint32 initial);
-
-guint32 aero_checksum_pseudo (guint ip_version, const guint8 *src, const guint8 *dst,
-                              guint8 protocol, gsize l4_len);
-
 void aero_packet_rewrite_ipv4 (guint8 *frame, const AeroPacket *pkt, gboolean source,
                                const guint8 addr[4], guint16 port);
 

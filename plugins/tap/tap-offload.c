@@ -1,6 +1,8 @@
 /* tap-offload.c — see tap-offload.h. */
 #include <string.h>
 
+#include <aero-net/aero-checksum.h>
+
 #include "tap-offload.h"
 
 #define ETH_LEN 14
@@ -54,63 +56,15 @@ fold32 (guint32 s)
   return (guint16) s;
 }
 
-guint16
-tap_offload_sum (const guint8 *data, gsize len, guint16 initial)
-{
-  guint64 acc = 0;
-  guint32 w;
-
-  /* Native 32-bit words into a 64-bit accumulator: the one's complement sum
-   * does not depend on byte order (RFC 1071), so the result is byte-swapped
-   * into network order once at the end. */
-  for (; len >= 8; data += 8, len -= 8)
-    {
-      guint32 a, b;
-
-      memcpy (&a, data, 4);
-      memcpy (&b, data + 4, 4);
-      acc += a;
-      acc += b;
-    }
-  if (len >= 4)
-    {
-      memcpy (&w, data, 4);
-      acc += w;
-      data += 4;
-      len -= 4;
-    }
-  if (len > 0)
-    {
-      guint8 tail[4] = { 0 };
-
-      memcpy (tail, data, len);
-      memcpy (&w, tail, 4);
-      acc += w;
-    }
-  acc = (acc & 0xffffffffu) + (acc >> 32);
-  acc = (acc & 0xffffffffu) + (acc >> 32);
-  return fold32 ((guint32) g_ntohs (fold32 ((guint32) acc)) + initial);
-}
-
 /* The pseudo-header sum for a TCP segment of L4_LEN bytes. */
 static guint16
 pseudo_sum (const guint8 *frame, const TcpFrame *t, gsize l4_len)
 {
-  guint8 ph[40];
+  const guint8 *ip = frame + ETH_LEN;
 
   if (t->version == 4)
-    {
-      memcpy (ph, frame + ETH_LEN + 12, 8);
-      ph[8] = 0;
-      ph[9] = PROTO_TCP;
-      put16 (ph + 10, (guint16) l4_len);
-      return tap_offload_sum (ph, 12, 0);
-    }
-  memcpy (ph, frame + ETH_LEN + 8, 32);
-  put32 (ph + 32, (guint32) l4_len);
-  memset (ph + 36, 0, 3);
-  ph[39] = PROTO_TCP;
-  return tap_offload_sum (ph, 40, 0);
+    return aero_inet_pseudo_sum (4, ip + 12, ip + 16, PROTO_TCP, l4_len);
+  return aero_inet_pseudo_sum (6, ip + 8, ip + 24, PROTO_TCP, l4_len);
 }
 
 /* Whether FRAME is an unfragmented IPv4, or IPv6 without extension
@@ -168,8 +122,8 @@ set_tcp_checksum (guint8 *frame, const TcpFrame *t)
   guint16 sum;
 
   put16 (frame + t->l4 + 16, 0);
-  sum = tap_offload_sum (frame + t->l4, t->end - t->l4, pseudo_sum (frame, t, t->end - t->l4));
-  put16 (frame + t->l4 + 16, (guint16) ~sum);
+  sum = aero_inet_checksum (frame + t->l4, t->end - t->l4, pseudo_sum (frame, t, t->end - t->l4));
+  put16 (frame + t->l4 + 16, sum);
 }
 
 /* Raises the MSS option of a SYN to MSS (never lowers it), keeping the
@@ -225,7 +179,7 @@ complete_checksum (guint8 *frame, gsize len, guint start, guint offset)
   if (start < ETH_LEN || start % 2 != 0 || (gsize) start + offset + 2 > len)
     return FALSE;
   /* The field holds the pseudo-header sum; the sum runs over it. */
-  sum = (guint16) ~tap_offload_sum (frame + start, len - start, 0);
+  sum = aero_inet_checksum (frame + start, len - start, 0);
   put16 (frame + start + offset, sum == 0 ? 0xffff : sum);
   return TRUE;
 }
@@ -249,7 +203,7 @@ emit_piece (const guint8 *frame, const TcpFrame *t, gsize off, gsize n, guint in
       put16 (ip + 2, (guint16) (p.end - ETH_LEN));
       put16 (ip + 4, (guint16) (get16 (frame + ETH_LEN + 4) + index));
       put16 (ip + 10, 0);
-      put16 (ip + 10, (guint16) ~tap_offload_sum (ip, t->l4 - ETH_LEN, 0));
+      put16 (ip + 10, aero_inet_checksum (ip, t->l4 - ETH_LEN, 0));
     }
   else
     put16 (buf + ETH_LEN + 4, (guint16) (p.end - ETH_LEN - 40));

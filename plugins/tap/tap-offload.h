@@ -48,8 +48,4 @@ TapOffloadResult tap_offload_from_kernel (const struct virtio_net_hdr *hdr, guin
 gboolean tap_offload_to_kernel (const guint8 *frame, gsize len, guint mtu,
                                 struct virtio_net_hdr *hdr, guint8 partial[2]);
 
-/* The Internet checksum of DATA added to the folded partial sum INITIAL
- * (host order), not complemented, in host order. */
-guint16 tap_offload_sum (const guint8 *data, gsize len, guint16 initial);
-
 G_END_DECLS

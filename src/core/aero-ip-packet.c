@@ -3,6 +3,8 @@
  * aero-ip-packet.h). */
 #include <string.h>
 
+#include <aero-net/aero-checksum.h>
+
 #include "aero-ip-packet.h"
 
 #define ETHERTYPE_IPV4 0x0800
@@ -257,24 +259,6 @@ aero_ip_packet_is_group_address (guint version, const guint8 *addr)
 
 /* ---- building ----------------------------------------------------------- */
 
-static guint32
-sum16 (guint32 sum, const guint8 *data, gsize len)
-{
-  for (gsize i = 0; i + 1 < len; i += 2)
-    sum += rd16 (data + i);
-  if (len & 1)
-    sum += (guint32) data[len - 1] << 8;
-  return sum;
-}
-
-static guint16
-fold (guint32 sum)
-{
-  while (sum >> 16)
-    sum = (sum & 0xffff) + (sum >> 16);
-  return (guint16) ~sum;
-}
-
 /* Builds an Ethernet frame holding one IP packet: the link header comes
  * from PKT's frame (MAC addresses swapped when REPLY, VLAN tag kept), then
  * a fresh IPv4 (no options) or IPv6 (no extension headers) header from SRC
@@ -287,7 +271,7 @@ build_ip (const AeroIpPacket *pkt, gboolean reply, const guint8 *src, const guin
   gsize total = l2 + iph + l4_len;
   guint8 *out = g_malloc0 (total), *ip = out + l2, *seg = out + l2 + iph;
   gsize csum_off;
-  guint32 sum = 0;
+  guint16 pseudo = 0, c;
 
   memcpy (out, pkt->frame, l2);
   if (reply)
@@ -306,7 +290,7 @@ build_ip (const AeroIpPacket *pkt, gboolean reply, const guint8 *src, const guin
       ip[9] = protocol;
       memcpy (ip + 12, src, 4);
       memcpy (ip + 16, dst, 4);
-      wr16 (ip + 10, fold (sum16 (0, ip, 20)));
+      wr16 (ip + 10, aero_inet_checksum (ip, 20, 0));
     }
   else
     {
@@ -325,23 +309,12 @@ build_ip (const AeroIpPacket *pkt, gboolean reply, const guint8 *src, const guin
     default: csum_off = 2; break;
     }
   wr16 (seg + csum_off, 0);
-  if (protocol != AERO_IPPROTO_ICMP)
-    {
-      gsize alen = pkt->version == 4 ? 4 : 16;
-
-      sum = sum16 (sum, src, alen);
-      sum = sum16 (sum, dst, alen);
-      sum += protocol;
-      sum += (guint32) l4_len;
-    }
-  sum = sum16 (sum, seg, l4_len);
-  {
-    guint16 c = fold (sum);
-
-    if (c == 0 && protocol == AERO_IPPROTO_UDP)
-      c = 0xffff; /* 0 means "no checksum" in UDP */
-    wr16 (seg + csum_off, c);
-  }
+  if (protocol != AERO_IPPROTO_ICMP) /* ICMP for IPv4 has no pseudo-header */
+    pseudo = aero_inet_pseudo_sum (pkt->version, src, dst, protocol, l4_len);
+  c = aero_inet_checksum (seg, l4_len, pseudo);
+  if (c == 0 && protocol == AERO_IPPROTO_UDP)
+    c = 0xffff; /* 0 means "no checksum" in UDP */
+  wr16 (seg + csum_off, c);
   return g_bytes_new_take (out, total);
 }
 

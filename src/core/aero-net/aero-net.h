@@ -20,3 +20,4 @@
 #include <aero-net/aero-l2-tunnel.h>
 #include <aero-net/aero-admission.h>
 #include <aero-net/aero-watch.h>
+#include <aero-net/aero-checksum.h>
