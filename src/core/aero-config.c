@@ -357,10 +357,20 @@ parse_size (const char *text, guint64 *out)
   return FALSE;
 }
 
-gboolean
-aero_config_group_get_size (AeroConfigGroup *group, const char *key,
-                            guint64 min, guint64 max, guint64 default_value,
-                            guint64 *out, GError **error)
+/* A quantity with a unit (a size, a duration): what it is called, how it
+ * is read and written, and what the error message says of its syntax. */
+typedef struct
+{
+  const char *what;
+  const char *syntax;
+  gboolean (*parse) (const char *text, guint64 *out);
+  char *(*format) (guint64 value);
+} Quantity;
+
+/* @key of @group as @q, within [@min, @max]; @default_value when absent. */
+static gboolean
+get_quantity (AeroConfigGroup *group, const char *key, const Quantity *q, guint64 min,
+              guint64 max, guint64 default_value, guint64 *out, GError **error)
 {
   g_autofree char *value = NULL;
   guint64 parsed;
@@ -377,21 +387,32 @@ aero_config_group_get_size (AeroConfigGroup *group, const char *key,
       return TRUE;
     }
 
-  if (!parse_size (value, &parsed) || parsed < min || parsed > max)
+  if (!q->parse (value, &parsed) || parsed < min || parsed > max)
     {
-      g_autofree char *min_text = format_size (min);
-      g_autofree char *max_text = format_size (max);
-      g_autofree char *expected = describe_range ("a size", min_text, max_text,
-                                                  min == 0, max == G_MAXUINT64);
+      g_autofree char *min_text = q->format (min);
+      g_autofree char *max_text = q->format (max);
+      g_autofree char *expected = describe_range (q->what, min_text, max_text, min == 0,
+                                                  max == G_MAXUINT64);
 
       aero_config_group_error (group, error, AERO_CONFIG_ERROR_INVALID_VALUE, key,
-                               "expected %s (bytes, with an optional suffix k, M or G), got '%s'",
-                               expected, value);
+                               "expected %s (%s), got '%s'", expected, q->syntax, value);
       return FALSE;
     }
 
   *out = parsed;
   return TRUE;
+}
+
+gboolean
+aero_config_group_get_size (AeroConfigGroup *group, const char *key,
+                            guint64 min, guint64 max, guint64 default_value,
+                            guint64 *out, GError **error)
+{
+  static const Quantity size = {
+    "a size", "bytes, with an optional suffix k, M or G", parse_size, format_size,
+  };
+
+  return get_quantity (group, key, &size, min, max, default_value, out, error);
 }
 
 /* Writes @ms with the largest unit that divides it. */
@@ -467,36 +488,11 @@ aero_config_group_get_duration (AeroConfigGroup *group, const char *key,
                                 guint64 min_ms, guint64 max_ms, guint64 default_ms,
                                 guint64 *out_ms, GError **error)
 {
-  g_autofree char *value = NULL;
-  guint64 parsed;
+  static const Quantity duration = {
+    "a duration", "a number with a unit ms, s, min or h", parse_duration, format_duration,
+  };
 
-  g_return_val_if_fail (group != NULL, FALSE);
-  g_return_val_if_fail (key != NULL, FALSE);
-  g_return_val_if_fail (out_ms != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  value = lookup_value (group, key);
-  if (value == NULL)
-    {
-      *out_ms = default_ms;
-      return TRUE;
-    }
-
-  if (!parse_duration (value, &parsed) || parsed < min_ms || parsed > max_ms)
-    {
-      g_autofree char *min_text = format_duration (min_ms);
-      g_autofree char *max_text = format_duration (max_ms);
-      g_autofree char *expected = describe_range ("a duration", min_text, max_text,
-                                                  min_ms == 0, max_ms == G_MAXUINT64);
-
-      aero_config_group_error (group, error, AERO_CONFIG_ERROR_INVALID_VALUE, key,
-                               "expected %s (a number with a unit ms, s, min or h), got '%s'",
-                               expected, value);
-      return FALSE;
-    }
-
-  *out_ms = parsed;
-  return TRUE;
+  return get_quantity (group, key, &duration, min_ms, max_ms, default_ms, out_ms, error);
 }
 
 gboolean
