@@ -12,6 +12,7 @@ typedef struct {
   GIOCondition events;
   GIOCondition revents; /* gathered since the last slirp_pollfds_poll() */
   guint generation;
+  gboolean stale;       /* libslirp closed the fd (or opened a new one with its number) */
 } PollEntry;
 
 typedef struct {
@@ -119,6 +120,22 @@ entry_free (gpointer data)
   g_free (entry);
 }
 
+/* Puts ENTRY's fd in the context's epoll set, afresh. */
+static void
+entry_watch (AeroSlirpLoop *loop, PollEntry *entry, GIOCondition cond)
+{
+  g_autoptr (GError) error = NULL;
+
+  entry->stale = FALSE;
+  entry->events = cond;
+  entry->watch = aero_watch_new (loop->context, entry_cb, entry);
+  if (!aero_watch_set_fd (entry->watch, entry->fd, cond, &error))
+    {
+      g_warning ("libslirp socket %d cannot be polled: %s", entry->fd, error->message);
+      g_clear_pointer (&entry->watch, aero_watch_free);
+    }
+}
+
 static int
 add_poll_cb (int fd, int events, void *opaque)
 {
@@ -128,20 +145,14 @@ add_poll_cb (int fd, int events, void *opaque)
 
   if (entry == NULL)
     {
-      g_autoptr (GError) error = NULL;
-
       entry = g_new0 (PollEntry, 1);
       entry->loop = loop;
       entry->fd = fd;
-      entry->events = cond;
-      entry->watch = aero_watch_new (loop->context, entry_cb, entry);
-      if (!aero_watch_set_fd (entry->watch, fd, cond, &error))
-        {
-          g_warning ("libslirp socket %d cannot be polled: %s", fd, error->message);
-          g_clear_pointer (&entry->watch, aero_watch_free);
-        }
       g_hash_table_insert (loop->fds, GINT_TO_POINTER (fd), entry);
+      entry_watch (loop, entry, cond);
     }
+  else if (entry->stale)
+    entry_watch (loop, entry, cond);
   else
     {
       if (entry->generation == loop->generation)
@@ -410,6 +421,25 @@ aero_slirp_loop_destroy (AeroSlirpLoop *loop)
   }
   if (loop->depth == 0)
     loop_finalize (loop);
+}
+
+void
+aero_slirp_loop_forget_fd (AeroSlirpLoop *loop, int fd)
+{
+  PollEntry *entry;
+
+  if (loop == NULL || loop->destroyed)
+    return;
+  entry = g_hash_table_lookup (loop->fds, GINT_TO_POINTER (fd));
+  if (entry == NULL)
+    return;
+  /* Out of the epoll set before libslirp closes it. The entry itself stays
+   * until the next refill: libslirp may be in slirp_pollfds_poll(), which
+   * reads revents by index. */
+  g_clear_pointer (&entry->watch, aero_watch_free);
+  entry->stale = TRUE;
+  entry->events = 0;
+  entry->revents = 0;
 }
 
 void

@@ -28,6 +28,13 @@
  * only the revents gathered since the previous one; sockets created since
  * the last fill are skipped by libslirp (no poll index yet).
  *
+ * The kernel drops a closed fd from the epoll set, and libslirp may close
+ * a socket and open the next one, with the same number, between two
+ * refills (a guest's RST and SYN in one burst). libslirp reports both
+ * (register_poll_fd, unregister_poll_fd): the stack passes them to
+ * aero_slirp_loop_forget_fd(), and the next refill watches that number
+ * afresh.
+ *
  * libslirp keeps its clock in a process-wide variable that only
  * slirp_pollfds_poll() updates, and stamps new UDP and ICMP sockets'
  * expiry with it. As idle sessions no longer poll once a second,
@@ -64,6 +71,8 @@ void aero_slirp_loop_leave (AeroSlirpLoop *loop);
 void aero_slirp_loop_destroy (AeroSlirpLoop *loop);
 
 void aero_slirp_loop_notify (AeroSlirpLoop *loop);
+
+void aero_slirp_loop_forget_fd (AeroSlirpLoop *loop, int fd);
 
 void *aero_slirp_loop_timer_new (AeroSlirpLoop *loop, SlirpTimerId id, void *cb_opaque);
 

@@ -167,10 +167,15 @@ slirp_timer_mod_cb (void *timer, int64_t expire_time, void *opaque)
   aero_slirp_loop_timer_mod (timer, expire_time);
 }
 
+/* A socket libslirp created or is about to close: whatever the loop
+ * watched under that number is stale. */
 static void
 slirp_poll_fd_cb (int fd, void *opaque)
 {
-  /* Descriptors are collected afresh by slirp_pollfds_fill() each time. */
+  AeroSlirpStack *self = opaque;
+
+  if (self->loop != NULL)
+    aero_slirp_loop_forget_fd (self->loop, fd);
 }
 
 static void

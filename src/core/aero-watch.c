@@ -342,7 +342,10 @@ aero_watch_set_fd (AeroWatch *w, int fd, GIOCondition events, GError **error)
   ev.events = to_epoll (w->events);
   ev.data.u64 = w->serial;
   op = w->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-  if (epoll_ctl (r->epfd, op, fd, &ev) < 0)
+  /* ENOENT on a change: the fd was closed since (the kernel dropped it
+   * from the set) and its number names a new file now: add that. */
+  if (epoll_ctl (r->epfd, op, fd, &ev) < 0
+      && !(op == EPOLL_CTL_MOD && errno == ENOENT && epoll_ctl (r->epfd, EPOLL_CTL_ADD, fd, &ev) == 0))
     {
       int saved = errno;
 

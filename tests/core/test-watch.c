@@ -307,6 +307,42 @@ test_fd_reused_behind_back (void)
   close (p2[1]);
 }
 
+/* The fd is closed and its number reused while the watch still holds it:
+ * the kernel dropped it from the set, and setting it again watches the new
+ * file. */
+static void
+test_fd_reopened_under_watch (void)
+{
+  Seen a = { 0 };
+  int p1[2], p2[2], fd;
+  AeroWatch *wa = aero_watch_new (NULL, on_watch, &a);
+  GError *error = NULL;
+
+  pipe_nb (p1);
+  fd = p1[0];
+  g_assert_true (aero_watch_set_fd (wa, fd, G_IO_IN, NULL));
+  close (p1[0]);
+  close (p1[1]);
+  pipe_nb (p2);
+  if (p2[0] != fd)
+    {
+      g_assert_cmpint (dup2 (p2[0], fd), ==, fd);
+      close (p2[0]);
+      p2[0] = fd;
+    }
+  /* Not watched yet: the old registration went with the old file. */
+  g_assert_cmpint (write (p2[1], "x", 1), ==, 1);
+  iterate_idle ();
+  g_assert_cmpuint (a.calls, ==, 0);
+  g_assert_true (aero_watch_set_fd (wa, fd, G_IO_IN, &error));
+  g_assert_no_error (error);
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (a.calls, ==, 1);
+  aero_watch_free (wa);
+  close (p2[0]);
+  close (p2[1]);
+}
+
 static void
 test_errors (void)
 {
@@ -474,6 +510,7 @@ main (int argc, char **argv)
   g_test_add_func ("/watch/rearm-runs-next-dispatch", test_rearm_runs_next_dispatch);
   g_test_add_func ("/watch/free-from-callbacks", test_free_from_callbacks);
   g_test_add_func ("/watch/fd-reused-behind-back", test_fd_reused_behind_back);
+  g_test_add_func ("/watch/fd-reopened-under-watch", test_fd_reopened_under_watch);
   g_test_add_func ("/watch/errors", test_errors);
   g_test_add_func ("/watch/many-quiet", test_many_quiet);
   g_test_add_func ("/watch/other-context", test_other_context);

@@ -185,7 +185,46 @@ def run_main_daemon(tap, tmp, echo, udp_echo, loopback):
         tap.ok(rc == 0, f"aero-netd exits 0 on SIGTERM (status {rc})", d.stderr()[-3000:])
 
 
-def run_host_loopback_daemon(tap, tmp, loopback):
+def reset_and_reopen(tap, g, port):
+    """One flow reset and the next one opened in a single burst: libslirp
+    closes the first socket and creates the second (usually with the same
+    fd number) before the loop next asks it what to poll. The new socket
+    must still be polled: its connect completes and the guest gets its
+    SYN-ACK, then its data echoed. Five times over."""
+    import struct
+    for i in range(5):
+        a = st.TcpFlow(g, GATEWAY, port)
+        if a.connect() != "connected":
+            return tap.ok(False, f"round {i}: first flow connects")
+        a.send(b"first")
+        if a.recv_until(5) != b"first":
+            return tap.ok(False, f"round {i}: first flow echoes")
+        b = st.TcpFlow(g, GATEWAY, port)
+        rst = nf.tcp_frame(g.mac, a.dst_mac, a.src, a.dst, a.sport, a.dport, a.seq, a.ack,
+                           nf.TCP_RST | nf.TCP_ACK)
+        syn = nf.tcp_frame(g.mac, b.dst_mac, b.src, b.dst, b.sport, b.dport, b.seq, 0,
+                           nf.TCP_SYN, options=struct.pack(">BBH", 2, 4, 1400))
+        g.sock.sendall(struct.pack(">I", len(rst)) + rst + struct.pack(">I", len(syn)) + syn)
+        try:
+            f = g.expect(b._mine, 5.0)
+        except socket.timeout:
+            return tap.ok(False, f"round {i}: the flow opened with the reset gets an answer")
+        if f.flags & (nf.TCP_SYN | nf.TCP_ACK) != nf.TCP_SYN | nf.TCP_ACK:
+            return tap.ok(False, f"round {i}: SYN-ACK for the flow opened with the reset",
+                          f"flags {f.flags:#x}")
+        b.seq += 1
+        b.ack = f.seq + 1
+        b._send(nf.TCP_ACK)
+        b.send(b"second")
+        got = b.recv_until(6)
+        b._send(nf.TCP_RST | nf.TCP_ACK)
+        if got != b"second":
+            return tap.ok(False, f"round {i}: the new flow echoes", repr(got))
+    return tap.ok(True, "a flow reset and a new one in one burst: the new one connects and "
+                  "echoes (5 rounds)")
+
+
+def run_host_loopback_daemon(tap, tmp, loopback, echo):
     http_port, stream_port = st.free_port(), st.free_port()
     config = st.slirp_config(http_port, stream_port, lan={"host-loopback": "true"})
     with st.Daemon(tmp, config, http_port) as d:
@@ -196,6 +235,7 @@ def run_host_loopback_daemon(tap, tmp, loopback):
                    "with host-loopback = true the gateway reaches a loopback server")
             tap.ok(st.poll_until(lambda: loopback.accepted == 1, 5.0),
                    "and the loopback server sees the connection")
+            reset_and_reopen(tap, g, echo.port)
             flow = st.TcpFlow(g, "127.0.0.1", loopback.port)
             tap.ok(flow.connect() == "reset", "the loopback address itself is still refused")
         d.stop()
@@ -207,7 +247,7 @@ def main():
     try:
         with st.TempDir() as tmp:
             tap.run("main daemon", run_main_daemon, tap, tmp, echo, udp_echo, loopback)
-            tap.run("host-loopback daemon", run_host_loopback_daemon, tap, tmp, loopback)
+            tap.run("host-loopback daemon", run_host_loopback_daemon, tap, tmp, loopback, echo)
     finally:
         echo.stop()
         udp_echo.stop()

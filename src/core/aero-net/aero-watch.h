@@ -56,7 +56,9 @@ AeroWatch *aero_watch_new (GMainContext *context, AeroWatchFunc func, gpointer u
  *
  * Sets, changes or removes the watch's fd. Readiness is level-triggered,
  * as with poll(): @func runs on every dispatch while a condition holds.
- * Set the fd to -1 (or free the watch) before closing it.
+ * Set the fd to -1 (or free the watch) before closing it: the kernel drops
+ * a closed fd from the epoll set, and a new file that gets the same number
+ * is not watched until aero_watch_set_fd() is called for it.
  *
  * Returns: %TRUE, or %FALSE with @error set when the fd cannot be watched
  *   (not pollable, or already watched by another watch of the context).
