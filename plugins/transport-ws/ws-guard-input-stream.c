@@ -474,10 +474,12 @@ destroy_source (GSource *source)
 static void
 watch_cb (AeroWatch *watch, GIOCondition revents, gpointer user_data)
 {
-  WsGuardInputStream *self = user_data;
+  WsGuardInputStream *self = g_object_ref (user_data);
 
+  /* The owner may drop the guard from inside drive(). */
   if (!drive (self))
     stop_driver (self);
+  g_object_unref (self);
 }
 
 /* Bytes the base stream holds that the socket does not show (read ahead
@@ -569,14 +571,18 @@ drive (WsGuardInputStream *self)
 static gboolean
 driver_cb (GObject *base, gpointer user_data)
 {
-  WsGuardInputStream *self = user_data;
+  WsGuardInputStream *self = g_object_ref (user_data);
+  gboolean keep = drive (self);
 
-  if (drive (self))
-    return G_SOURCE_CONTINUE;
-  /* This source is removed by returning: only forget it, then stop. */
-  g_clear_pointer (&self->driver, g_source_unref);
-  stop_driver (self);
-  return G_SOURCE_REMOVE;
+  /* This source is removed by returning: only forget it, then stop. (The
+   * owner may drop the guard from inside drive(): it is held till here.) */
+  if (!keep)
+    {
+      g_clear_pointer (&self->driver, g_source_unref);
+      stop_driver (self);
+    }
+  g_object_unref (self);
+  return keep ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static void
