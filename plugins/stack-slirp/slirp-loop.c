@@ -12,7 +12,9 @@ typedef struct {
   GIOCondition events;
   GIOCondition revents; /* gathered since the last slirp_pollfds_poll() */
   guint generation;
-  gboolean stale;       /* libslirp closed the fd (or opened a new one with its number) */
+  gboolean stale;       /* libslirp closed the fd (or opened a new one with its number),
+                         * or watching it failed: the next fill watches it afresh */
+  gboolean warned;
 } PollEntry;
 
 typedef struct {
@@ -131,8 +133,11 @@ entry_watch (AeroSlirpLoop *loop, PollEntry *entry, GIOCondition cond)
   entry->watch = aero_watch_new (loop->context, entry_cb, entry);
   if (!aero_watch_set_fd (entry->watch, entry->fd, cond, &error))
     {
-      g_warning ("libslirp socket %d cannot be polled: %s", entry->fd, error->message);
+      if (!entry->warned)
+        g_warning ("libslirp socket %d cannot be polled: %s", entry->fd, error->message);
+      entry->warned = TRUE;
       g_clear_pointer (&entry->watch, aero_watch_free);
+      entry->stale = TRUE;
     }
 }
 
@@ -159,9 +164,12 @@ add_poll_cb (int fd, int events, void *opaque)
         cond |= entry->events;
       if (cond != entry->events)
         {
-          if (entry->watch)
-            aero_watch_set_fd (entry->watch, fd, cond, NULL);
           entry->events = cond;
+          if (entry->watch && !aero_watch_set_fd (entry->watch, fd, cond, NULL))
+            {
+              g_clear_pointer (&entry->watch, aero_watch_free);
+              entry->stale = TRUE;
+            }
         }
     }
   entry->generation = loop->generation;

@@ -16,12 +16,13 @@
 typedef struct
 {
   GSource source;
-  GMainContext *context; /* owned */
+  GMainContext *context; /* unowned: only a key (the context owns the source) */
   int epfd;
   GHashTable *by_serial; /* &watch->serial → watch: the live watches */
+  GHashTable *by_reg;    /* &watch->reg → watch: the registrations in the epoll set */
   GHashTable *by_fd;     /* fd → the watch whose fd is in the epoll set */
   GPtrArray *heap;       /* watches with a ready time, earliest first */
-  guint64 next_serial;
+  guint64 next_serial;   /* for watches and registrations alike; never reused */
   guint watches;
   guint dispatching;
 } Reactor;
@@ -29,14 +30,15 @@ typedef struct
 struct _AeroWatch
 {
   Reactor *reactor;
-  guint64 serial; /* never reused: epoll events carry it, not a pointer */
+  guint64 serial; /* the watch, for the due list */
+  guint64 reg;    /* its fd's registration (epoll events carry it); 0 for none */
   AeroWatchFunc func;
   gpointer user_data;
   int fd;
   GIOCondition events;
-  gboolean registered; /* the fd is in the epoll set for this watch */
   gint64 ready_time;
   gint heap_index; /* -1 when not in the heap */
+  gboolean due;    /* collected as due in the current dispatch */
 };
 
 static GMutex reactors_lock;
@@ -147,9 +149,9 @@ from_epoll (guint32 events)
 }
 
 static AeroWatch *
-lookup (Reactor *r, guint64 serial)
+lookup (GHashTable *table, guint64 key)
 {
-  return g_hash_table_lookup (r->by_serial, &serial);
+  return g_hash_table_lookup (table, &key);
 }
 
 static void reactor_release (Reactor *r);
@@ -170,11 +172,12 @@ reactor_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   while (n < 0 && errno == EINTR);
   for (int i = 0; i < n; i++)
     {
-      AeroWatch *w = lookup (r, events[i].data.u64);
+      /* Freed, or its fd removed or changed, by an earlier callback: the
+       * registration is gone. */
+      AeroWatch *w = lookup (r->by_reg, events[i].data.u64);
       GIOCondition revents;
 
-      /* Freed, or its fd removed, by an earlier callback. */
-      if (w == NULL || !w->registered)
+      if (w == NULL)
         continue;
       revents = from_epoll (events[i].events) & (w->events | G_IO_ERR | G_IO_HUP);
       if (revents)
@@ -193,13 +196,17 @@ reactor_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
       g_array_append_val (due, w->serial);
       heap_remove (r, w);
       w->ready_time = -1;
+      w->due = TRUE;
     }
   for (guint i = 0; due && i < due->len; i++)
     {
-      AeroWatch *w = lookup (r, g_array_index (due, guint64, i));
+      AeroWatch *w = lookup (r->by_serial, g_array_index (due, guint64, i));
 
-      if (w != NULL)
-        w->func (w, 0, w->user_data);
+      /* Freed, or its ready time set again, by an earlier callback. */
+      if (w == NULL || !w->due)
+        continue;
+      w->due = FALSE;
+      w->func (w, 0, w->user_data);
     }
 
   r->dispatching--;
@@ -218,9 +225,9 @@ reactor_finalize (GSource *source)
   if (r->epfd >= 0)
     close (r->epfd);
   g_hash_table_unref (r->by_serial);
+  g_hash_table_unref (r->by_reg);
   g_hash_table_unref (r->by_fd);
   g_ptr_array_unref (r->heap);
-  g_main_context_unref (r->context);
 }
 
 static GSourceFuncs reactor_funcs = {
@@ -238,6 +245,13 @@ reactor_acquire (GMainContext *context)
   if (reactors == NULL)
     reactors = g_hash_table_new (NULL, NULL);
   r = g_hash_table_lookup (reactors, context);
+  /* One whose context was freed (its watches still out) while another
+   * context took the address is not this context's. */
+  if (r != NULL && g_source_is_destroyed (&r->source))
+    {
+      g_hash_table_remove (reactors, context);
+      r = NULL;
+    }
   if (r == NULL)
     {
       int epfd = epoll_create1 (EPOLL_CLOEXEC);
@@ -245,9 +259,10 @@ reactor_acquire (GMainContext *context)
       if (epfd < 0)
         g_error ("aero-watch: epoll_create1: %s", g_strerror (errno));
       r = (Reactor *) g_source_new (&reactor_funcs, sizeof (Reactor));
-      r->context = g_main_context_ref (context);
+      r->context = context;
       r->epfd = epfd;
       r->by_serial = g_hash_table_new (g_int64_hash, g_int64_equal);
+      r->by_reg = g_hash_table_new (g_int64_hash, g_int64_equal);
       r->by_fd = g_hash_table_new (NULL, NULL);
       r->heap = g_ptr_array_new ();
       g_source_set_static_name (&r->source, "aero watches");
@@ -270,7 +285,8 @@ reactor_release (Reactor *r)
   if (r->watches > 0 || r->dispatching > 0)
     return;
   g_mutex_lock (&reactors_lock);
-  g_hash_table_remove (reactors, r->context);
+  if (g_hash_table_lookup (reactors, r->context) == r)
+    g_hash_table_remove (reactors, r->context);
   g_mutex_unlock (&reactors_lock);
   g_source_destroy (&r->source);
   g_source_unref (&r->source);
@@ -298,19 +314,40 @@ aero_watch_new (GMainContext *context, AeroWatchFunc func, gpointer user_data)
   return w;
 }
 
-/* Takes the fd out of the epoll set. (A watch whose fd number another
- * watch has taken since is no longer registered: see aero_watch_set_fd().) */
+/* Forgets W's registration in the tables (not in the kernel's set). */
 static void
-unregister (AeroWatch *w)
+forget_registration (AeroWatch *w)
 {
   Reactor *r = w->reactor;
 
-  if (!w->registered)
+  if (w->reg == 0)
     return;
-  w->registered = FALSE;
-  g_hash_table_remove (r->by_fd, GINT_TO_POINTER (w->fd));
+  g_hash_table_remove (r->by_reg, &w->reg);
+  if (g_hash_table_lookup (r->by_fd, GINT_TO_POINTER (w->fd)) == w)
+    g_hash_table_remove (r->by_fd, GINT_TO_POINTER (w->fd));
+  w->reg = 0;
+}
+
+static void
+remember_registration (AeroWatch *w, guint64 reg)
+{
+  Reactor *r = w->reactor;
+
+  w->reg = reg;
+  g_hash_table_insert (r->by_reg, &w->reg, w);
+  g_hash_table_insert (r->by_fd, GINT_TO_POINTER (w->fd), w);
+}
+
+/* Takes the fd out of the epoll set. (A watch whose fd number another
+ * watch has taken since has no registration left: see aero_watch_set_fd().) */
+static void
+unregister (AeroWatch *w)
+{
+  if (w->reg == 0)
+    return;
+  forget_registration (w);
   /* EBADF or ENOENT: closed already, hence out of the set. */
-  (void) epoll_ctl (r->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+  (void) epoll_ctl (w->reactor->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 }
 
 gboolean
@@ -319,7 +356,8 @@ aero_watch_set_fd (AeroWatch *w, int fd, GIOCondition events, GError **error)
   Reactor *r;
   struct epoll_event ev;
   AeroWatch *holder;
-  int op;
+  guint64 holder_reg = 0, reg;
+  int saved;
 
   g_return_val_if_fail (w != NULL, FALSE);
   r = w->reactor;
@@ -330,41 +368,46 @@ aero_watch_set_fd (AeroWatch *w, int fd, GIOCondition events, GError **error)
   if (w->fd < 0 || w->events == 0)
     return TRUE;
 
+  memset (&ev, 0, sizeof ev);
+  ev.events = to_epoll (w->events);
+  if (w->reg != 0)
+    {
+      ev.data.u64 = w->reg;
+      if (epoll_ctl (r->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+        return TRUE;
+      saved = errno;
+      /* ENOENT: the fd was closed since (the kernel dropped it from the
+       * set) and its number names a new file now: add that, below. */
+      unregister (w);
+      if (saved != ENOENT)
+        goto fail;
+    }
+
   holder = g_hash_table_lookup (r->by_fd, GINT_TO_POINTER (fd));
-  if (holder != NULL && holder != w)
+  if (holder != NULL)
     {
       /* The holder's fd may have been closed and the number reused: then
        * the kernel dropped its registration and ADD succeeds. */
-      holder->registered = FALSE;
-      g_hash_table_remove (r->by_fd, GINT_TO_POINTER (fd));
+      holder_reg = holder->reg;
+      forget_registration (holder);
     }
-  memset (&ev, 0, sizeof ev);
-  ev.events = to_epoll (w->events);
-  ev.data.u64 = w->serial;
-  op = w->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-  /* ENOENT on a change: the fd was closed since (the kernel dropped it
-   * from the set) and its number names a new file now: add that. */
-  if (epoll_ctl (r->epfd, op, fd, &ev) < 0
-      && !(op == EPOLL_CTL_MOD && errno == ENOENT && epoll_ctl (r->epfd, EPOLL_CTL_ADD, fd, &ev) == 0))
+  reg = ++r->next_serial;
+  ev.data.u64 = reg;
+  if (epoll_ctl (r->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
     {
-      int saved = errno;
-
-      if (holder != NULL && holder != w && saved == EEXIST)
-        {
-          /* The holder's fd is still open: it keeps it. */
-          holder->registered = TRUE;
-          g_hash_table_insert (r->by_fd, GINT_TO_POINTER (fd), holder);
-        }
-      w->registered = FALSE;
-      w->fd = -1;
-      w->events = 0;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot watch fd %d: %s", fd,
-                   saved == EEXIST ? "another watch has it" : g_strerror (saved));
-      return FALSE;
+      remember_registration (w, reg);
+      return TRUE;
     }
-  w->registered = TRUE;
-  g_hash_table_insert (r->by_fd, GINT_TO_POINTER (fd), w);
-  return TRUE;
+  saved = errno;
+  if (holder != NULL && saved == EEXIST)
+    remember_registration (holder, holder_reg); /* still open: it keeps it */
+
+fail:
+  w->fd = -1;
+  w->events = 0;
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot watch fd %d: %s", fd,
+               saved == EEXIST ? "another watch has it" : g_strerror (saved));
+  return FALSE;
 }
 
 void
@@ -374,6 +417,8 @@ aero_watch_set_ready_time (AeroWatch *w, gint64 ready_time)
 
   g_return_if_fail (w != NULL);
   r = w->reactor;
+  /* Any setting replaces a run already due in the current dispatch. */
+  w->due = FALSE;
   if (ready_time < -1)
     ready_time = -1;
   if (ready_time == w->ready_time)

@@ -343,6 +343,162 @@ test_fd_reopened_under_watch (void)
   close (p2[1]);
 }
 
+/* A failed change leaves nothing behind: after the watch whose closed fd
+ * could not be changed is freed, another watch takes the number. */
+static void
+test_failed_change_forgotten (void)
+{
+  Seen a = { 0 }, b = { 0 };
+  int p[2], q[2], fd;
+  AeroWatch *wa = aero_watch_new (NULL, on_watch, &a);
+  AeroWatch *wb = aero_watch_new (NULL, on_watch, &b);
+  GError *error = NULL;
+
+  pipe_nb (p);
+  fd = p[0];
+  g_assert_true (aero_watch_set_fd (wa, fd, G_IO_IN, NULL));
+  close (p[0]); /* behind the watch's back; the number is free */
+  g_assert_false (aero_watch_set_fd (wa, fd, G_IO_IN | G_IO_OUT, &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  aero_watch_free (wa);
+  pipe_nb (q);
+  if (q[0] != fd)
+    {
+      g_assert_cmpint (dup2 (q[0], fd), ==, fd);
+      close (q[0]);
+      q[0] = fd;
+    }
+  g_assert_true (aero_watch_set_fd (wb, fd, G_IO_IN, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (write (q[1], "x", 1), ==, 1);
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (b.calls, ==, 1);
+  aero_watch_free (wb);
+  close (p[1]);
+  close (q[0]);
+  close (q[1]);
+}
+
+/* Watches due in one dispatch: setting the ready time of one that has not
+ * run yet (to -1, or to later) replaces its run. */
+typedef struct
+{
+  guint calls;
+  AeroWatch *other;
+  gint64 set_other_to;
+} Canceller;
+
+static void
+on_cancel_other (AeroWatch *watch, GIOCondition revents, gpointer data)
+{
+  Canceller *c = data;
+
+  c->calls++;
+  if (c->other)
+    aero_watch_set_ready_time (c->other, c->set_other_to);
+}
+
+static void
+test_cancel_due_in_batch (void)
+{
+  for (int later = 0; later <= 1; later++)
+    {
+      Canceller a = { 0 }, b = { 0 };
+      AeroWatch *wa = aero_watch_new (NULL, on_cancel_other, &a);
+      AeroWatch *wb = aero_watch_new (NULL, on_cancel_other, &b);
+      gint64 now = g_get_monotonic_time ();
+
+      /* Both due; whichever runs first resets the other. */
+      a.other = wb;
+      b.other = wa;
+      a.set_other_to = b.set_other_to = later ? now + 60 * G_USEC_PER_SEC : -1;
+      aero_watch_set_ready_time (wa, now - 2);
+      aero_watch_set_ready_time (wb, now - 1);
+      g_main_context_iteration (NULL, FALSE);
+      g_assert_cmpuint (a.calls + b.calls, ==, 1);
+      iterate_idle ();
+      g_assert_cmpuint (a.calls + b.calls, ==, 1);
+      aero_watch_free (wa);
+      aero_watch_free (wb);
+    }
+}
+
+/* A watch moved to another fd by an earlier callback of the same epoll
+ * batch does not get the old fd's event. */
+typedef struct
+{
+  guint calls;
+  AeroWatch *other;
+  int new_fd;
+} Mover;
+
+static void
+on_move_other (AeroWatch *watch, GIOCondition revents, gpointer data)
+{
+  Mover *m = data;
+
+  m->calls++;
+  if (m->other)
+    {
+      g_assert_true (aero_watch_set_fd (m->other, m->new_fd, G_IO_IN, NULL));
+      m->other = NULL;
+    }
+}
+
+static void
+test_moved_in_batch (void)
+{
+  int p[2], q[2], r1[2], r2[2];
+  Mover a = { 0 }, b = { 0 };
+  AeroWatch *wa = aero_watch_new (NULL, on_move_other, &a);
+  AeroWatch *wb = aero_watch_new (NULL, on_move_other, &b);
+
+  pipe_nb (p);
+  pipe_nb (q);
+  pipe_nb (r1); /* never written */
+  pipe_nb (r2);
+  g_assert_true (aero_watch_set_fd (wa, p[0], G_IO_IN, NULL));
+  g_assert_true (aero_watch_set_fd (wb, q[0], G_IO_IN, NULL));
+  /* Whichever runs first moves the other to an empty pipe. */
+  a.other = wb;
+  a.new_fd = r2[0];
+  b.other = wa;
+  b.new_fd = r1[0];
+  g_assert_cmpint (write (p[1], "x", 1), ==, 1);
+  g_assert_cmpint (write (q[1], "x", 1), ==, 1);
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (a.calls + b.calls, ==, 1);
+  aero_watch_free (wa);
+  aero_watch_free (wb);
+  for (int i = 0; i < 2; i++)
+    close (p[i]), close (q[i]), close (r1[i]), close (r2[i]);
+}
+
+/* The context's owner lets go of it first, the last watch after. */
+static void
+test_context_unreffed_first (void)
+{
+  Seen seen = { 0 };
+  GMainContext *context = g_main_context_new ();
+  AeroWatch *w = aero_watch_new (context, on_watch, &seen);
+  GMainContext *other;
+  AeroWatch *w2;
+
+  aero_watch_set_ready_time (w, 0);
+  g_main_context_unref (context);
+  aero_watch_set_ready_time (w, -1);
+  /* A new context, perhaps at the same address, gets a reactor of its own. */
+  other = g_main_context_new ();
+  w2 = aero_watch_new (other, on_watch, &seen);
+  aero_watch_set_ready_time (w2, 0);
+  g_assert_true (g_main_context_iteration (other, FALSE));
+  g_assert_cmpuint (seen.calls, ==, 1);
+  aero_watch_free (w);
+  aero_watch_free (w2);
+  g_main_context_unref (other);
+}
+
 static void
 test_errors (void)
 {
@@ -511,6 +667,10 @@ main (int argc, char **argv)
   g_test_add_func ("/watch/free-from-callbacks", test_free_from_callbacks);
   g_test_add_func ("/watch/fd-reused-behind-back", test_fd_reused_behind_back);
   g_test_add_func ("/watch/fd-reopened-under-watch", test_fd_reopened_under_watch);
+  g_test_add_func ("/watch/failed-change-forgotten", test_failed_change_forgotten);
+  g_test_add_func ("/watch/cancel-due-in-batch", test_cancel_due_in_batch);
+  g_test_add_func ("/watch/moved-in-batch", test_moved_in_batch);
+  g_test_add_func ("/watch/context-unreffed-first", test_context_unreffed_first);
   g_test_add_func ("/watch/errors", test_errors);
   g_test_add_func ("/watch/many-quiet", test_many_quiet);
   g_test_add_func ("/watch/other-context", test_other_context);

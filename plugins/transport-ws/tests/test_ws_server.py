@@ -129,6 +129,8 @@ def check_quiet_tunnels_watched(d):
     """Each open tunnel's socket sits in the daemon's one epoll set (an
     AeroWatch), not in the poll() of every main-loop iteration; closed
     tunnels leave it, and with the last one the epoll fd goes too."""
+    # Tunnels of the checks before may still be closing.
+    wait_for(lambda: not epoll_watched(d.pid), 5)
     before = epoll_watched(d.pid) or 0
     clients = [w.WsClient(H, d.http_port) for _ in range(20)]
     try:
