@@ -72,8 +72,11 @@ gboolean aero_watch_set_fd (AeroWatch *watch, int fd, GIOCondition events, GErro
  *   @func runs with @revents 0; 0 for the next dispatch; -1 for none
  *
  * Sets or clears the watch's ready time. It is one-shot: it is back to -1
- * when @func runs for it. A ready time set from @func itself to a time that
- * has already passed runs at the next dispatch, not in the current one.
+ * when @func runs for it. A ready time set from a callback to a time that
+ * has already passed runs at the next dispatch, not in the current one
+ * (unless it is set while the dispatch is still delivering fd events), and
+ * setting it replaces a run that was due in the current dispatch and has
+ * not happened yet.
  */
 void aero_watch_set_ready_time (AeroWatch *watch, gint64 ready_time);
 
