@@ -57,6 +57,19 @@ pipe_nb (int fds[2])
   g_assert_cmpint (pipe2 (fds, O_NONBLOCK | O_CLOEXEC), ==, 0);
 }
 
+/* A new pipe whose reading end has the number FD (free now). */
+static void
+pipe_at (int fds[2], int fd)
+{
+  pipe_nb (fds);
+  if (fds[0] != fd)
+    {
+      g_assert_cmpint (dup2 (fds[0], fd), ==, fd);
+      close (fds[0]);
+      fds[0] = fd;
+    }
+}
+
 /* Iterates the default context without blocking until it has nothing to do
  * (at most 100 times). */
 static guint
@@ -286,13 +299,7 @@ test_fd_reused_behind_back (void)
   /* The fd is closed without telling the watch, and the number reused. */
   close (p1[0]);
   close (p1[1]);
-  pipe_nb (p2);
-  if (p2[0] != fd)
-    {
-      g_assert_cmpint (dup2 (p2[0], fd), ==, fd);
-      close (p2[0]);
-      p2[0] = fd;
-    }
+  pipe_at (p2, fd);
   g_assert_true (aero_watch_set_fd (wb, fd, G_IO_IN, &error));
   g_assert_no_error (error);
   /* The stale watch lets go without touching the new registration. */
@@ -323,13 +330,7 @@ test_fd_reopened_under_watch (void)
   g_assert_true (aero_watch_set_fd (wa, fd, G_IO_IN, NULL));
   close (p1[0]);
   close (p1[1]);
-  pipe_nb (p2);
-  if (p2[0] != fd)
-    {
-      g_assert_cmpint (dup2 (p2[0], fd), ==, fd);
-      close (p2[0]);
-      p2[0] = fd;
-    }
+  pipe_at (p2, fd);
   /* Not watched yet: the old registration went with the old file. */
   g_assert_cmpint (write (p2[1], "x", 1), ==, 1);
   iterate_idle ();
@@ -362,13 +363,7 @@ test_failed_change_forgotten (void)
   g_assert_nonnull (error);
   g_clear_error (&error);
   aero_watch_free (wa);
-  pipe_nb (q);
-  if (q[0] != fd)
-    {
-      g_assert_cmpint (dup2 (q[0], fd), ==, fd);
-      close (q[0]);
-      q[0] = fd;
-    }
+  pipe_at (q, fd);
   g_assert_true (aero_watch_set_fd (wb, fd, G_IO_IN, &error));
   g_assert_no_error (error);
   g_assert_cmpint (write (q[1], "x", 1), ==, 1);
