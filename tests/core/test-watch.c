@@ -57,6 +57,20 @@ pipe_nb (int fds[2])
   g_assert_cmpint (pipe2 (fds, O_NONBLOCK | O_CLOEXEC), ==, 0);
 }
 
+/* Watches the reading end of a new pipe with W, then closes the pipe
+ * behind its back; returns the now free number. */
+static int
+watched_then_closed (AeroWatch *w)
+{
+  int p[2];
+
+  pipe_nb (p);
+  g_assert_true (aero_watch_set_fd (w, p[0], G_IO_IN, NULL));
+  close (p[0]);
+  close (p[1]);
+  return p[0];
+}
+
 /* A new pipe whose reading end has the number FD (free now). */
 static void
 pipe_at (int fds[2], int fd)
@@ -288,17 +302,13 @@ static void
 test_fd_reused_behind_back (void)
 {
   Seen a = { 0 }, b = { 0 };
-  int p1[2], p2[2], fd;
+  int p2[2], fd;
   AeroWatch *wa = aero_watch_new (NULL, on_watch, &a);
   AeroWatch *wb = aero_watch_new (NULL, on_watch, &b);
   GError *error = NULL;
 
-  pipe_nb (p1);
-  fd = p1[0];
-  g_assert_true (aero_watch_set_fd (wa, fd, G_IO_IN, NULL));
   /* The fd is closed without telling the watch, and the number reused. */
-  close (p1[0]);
-  close (p1[1]);
+  fd = watched_then_closed (wa);
   pipe_at (p2, fd);
   g_assert_true (aero_watch_set_fd (wb, fd, G_IO_IN, &error));
   g_assert_no_error (error);
@@ -321,15 +331,11 @@ static void
 test_fd_reopened_under_watch (void)
 {
   Seen a = { 0 };
-  int p1[2], p2[2], fd;
+  int p2[2], fd;
   AeroWatch *wa = aero_watch_new (NULL, on_watch, &a);
   GError *error = NULL;
 
-  pipe_nb (p1);
-  fd = p1[0];
-  g_assert_true (aero_watch_set_fd (wa, fd, G_IO_IN, NULL));
-  close (p1[0]);
-  close (p1[1]);
+  fd = watched_then_closed (wa);
   pipe_at (p2, fd);
   /* Not watched yet: the old registration went with the old file. */
   g_assert_cmpint (write (p2[1], "x", 1), ==, 1);
@@ -350,15 +356,12 @@ static void
 test_failed_change_forgotten (void)
 {
   Seen a = { 0 }, b = { 0 };
-  int p[2], q[2], fd;
+  int q[2], fd;
   AeroWatch *wa = aero_watch_new (NULL, on_watch, &a);
   AeroWatch *wb = aero_watch_new (NULL, on_watch, &b);
   GError *error = NULL;
 
-  pipe_nb (p);
-  fd = p[0];
-  g_assert_true (aero_watch_set_fd (wa, fd, G_IO_IN, NULL));
-  close (p[0]); /* behind the watch's back; the number is free */
+  fd = watched_then_closed (wa); /* the number is free */
   g_assert_false (aero_watch_set_fd (wa, fd, G_IO_IN | G_IO_OUT, &error));
   g_assert_nonnull (error);
   g_clear_error (&error);
@@ -370,7 +373,6 @@ test_failed_change_forgotten (void)
   g_main_context_iteration (NULL, FALSE);
   g_assert_cmpuint (b.calls, ==, 1);
   aero_watch_free (wb);
-  close (p[1]);
   close (q[0]);
   close (q[1]);
 }

@@ -882,6 +882,9 @@ typedef struct
   gboolean close_async;       /* ... with g_input_stream_close_async(), else close() */
   gboolean unset_after;       /* the func unsets the funcs at close_after instead */
   gboolean closed;            /* that close completed */
+  GByteArray *wire;          /* what the peer sends */
+  GPtrArray *expected;       /* the messages the func should get */
+  GByteArray *expect_passed; /* what the reader should get */
 } Rx;
 
 static void
@@ -981,6 +984,9 @@ rx_open (Rx *rx, guint64 max_message, gboolean expect_masked)
   pair_open (&rx->pair, 0);
   rx->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   rx->passed = g_byte_array_new ();
+  rx->wire = g_byte_array_new ();
+  rx->expected = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  rx->expect_passed = g_byte_array_new ();
   rx->guard = ws_guard_input_stream_new (g_io_stream_get_input_stream (rx->pair.conn),
                                          max_message, NULL);
   ws_guard_input_stream_set_funcs (rx->guard, on_trip, on_ping, rx);
@@ -1009,6 +1015,9 @@ rx_close (Rx *rx)
   pair_close (&rx->pair);
   g_ptr_array_unref (rx->messages);
   g_byte_array_unref (rx->passed);
+  g_byte_array_unref (rx->wire);
+  g_ptr_array_unref (rx->expected);
+  g_byte_array_unref (rx->expect_passed);
   g_clear_error (&rx->error);
 }
 
@@ -1094,9 +1103,6 @@ static void
 test_guard_messages_masked (void)
 {
   static const gsize sizes[] = { 0, 1, 125, 126, 65535, 70000 };
-  g_autoptr (GByteArray) wire = g_byte_array_new ();
-  g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
-  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   g_autoptr (GError) error = NULL;
   guint8 buffer[16];
   guint8 key[4];
@@ -1105,37 +1111,37 @@ test_guard_messages_masked (void)
   /* The bound (1 MiB) is above every message here. */
   rx_open (&rx, 1024 * 1024, TRUE);
   for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
-    add_message (wire, expected, sizes[i], TRUE);
+    add_message (rx.wire, rx.expected, sizes[i], TRUE);
   {
     /* 300 + 5000 + 7 bytes, each fragment with its own key. */
     g_autoptr (GBytes) message = random_payload (5307);
     const guint8 *p = g_bytes_get_data (message, NULL);
 
     random_key (key);
-    put_frame (wire, 0x02, p, 300, key);
-    add_passed (wire, expect_passed, 0x89, "ping!", 5, TRUE);
+    put_frame (rx.wire, 0x02, p, 300, key);
+    add_passed (rx.wire, rx.expect_passed, 0x89, "ping!", 5, TRUE);
     random_key (key);
-    put_frame (wire, 0x00, p + 300, 5000, key);
-    add_passed (wire, expect_passed, 0x8a, "pong", 4, TRUE);
+    put_frame (rx.wire, 0x00, p + 300, 5000, key);
+    add_passed (rx.wire, rx.expect_passed, 0x8a, "pong", 4, TRUE);
     random_key (key);
-    put_frame (wire, 0x80, p + 5300, 7, key);
-    g_ptr_array_add (expected, g_bytes_ref (message));
+    put_frame (rx.wire, 0x80, p + 5300, 7, key);
+    g_ptr_array_add (rx.expected, g_bytes_ref (message));
   }
   {
     /* Empty first and last fragments around one byte. */
     static const guint8 one = 0xa5;
 
     random_key (key);
-    put_frame (wire, 0x02, NULL, 0, key);
-    put_frame (wire, 0x00, &one, 1, key);
-    put_frame (wire, 0x80, NULL, 0, key);
-    g_ptr_array_add (expected, g_bytes_new_static (&one, 1));
+    put_frame (rx.wire, 0x02, NULL, 0, key);
+    put_frame (rx.wire, 0x00, &one, 1, key);
+    put_frame (rx.wire, 0x80, NULL, 0, key);
+    g_ptr_array_add (rx.expected, g_bytes_new_static (&one, 1));
   }
   /* A whole message after them: the fragmented ones ended cleanly. */
-  add_message (wire, expected, 2, TRUE);
+  add_message (rx.wire, rx.expected, 2, TRUE);
 
-  peer_send (&rx.pair, wire, 4096);
-  rx_expect (&rx, expected, expect_passed);
+  peer_send (&rx.pair, rx.wire, 4096);
+  rx_expect (&rx, rx.expected, rx.expect_passed);
   g_assert_cmpuint (rx.seen.trips, ==, 0);
   g_assert_cmpuint (rx.seen.pings, ==, 1);
   g_assert_cmpuint (rx.seen.ping_bytes, ==, 5);
@@ -1156,30 +1162,27 @@ test_guard_messages_masked (void)
 static void
 test_guard_messages_text_passes (void)
 {
-  g_autoptr (GByteArray) wire = g_byte_array_new ();
-  g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
-  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   char text[3000];
   Rx rx;
 
   for (gsize i = 0; i < sizeof text; i++)
     text[i] = (char) ('a' + i % 26);
   rx_open (&rx, 1024 * 1024, TRUE);
-  add_message (wire, expected, 10, TRUE);
-  add_passed (wire, expect_passed, 0x81, "hello, text", 11, TRUE);
-  add_message (wire, expected, 200, TRUE);
-  add_passed (wire, expect_passed, 0x01, "frag", 4, TRUE);
-  add_passed (wire, expect_passed, 0x89, "p", 1, TRUE);
-  add_passed (wire, expect_passed, 0x00, "ment", 4, TRUE);
-  add_passed (wire, expect_passed, 0x80, "ed", 2, TRUE);
-  add_message (wire, expected, 0, TRUE);
-  add_passed (wire, expect_passed, 0x81, NULL, 0, TRUE);
-  add_message (wire, expected, 1000, TRUE);
-  add_passed (wire, expect_passed, 0x81, text, sizeof text, TRUE);
-  add_message (wire, expected, 3, TRUE);
+  add_message (rx.wire, rx.expected, 10, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x81, "hello, text", 11, TRUE);
+  add_message (rx.wire, rx.expected, 200, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x01, "frag", 4, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x89, "p", 1, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x00, "ment", 4, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x80, "ed", 2, TRUE);
+  add_message (rx.wire, rx.expected, 0, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x81, NULL, 0, TRUE);
+  add_message (rx.wire, rx.expected, 1000, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x81, text, sizeof text, TRUE);
+  add_message (rx.wire, rx.expected, 3, TRUE);
 
-  peer_send (&rx.pair, wire, 1024);
-  rx_expect (&rx, expected, expect_passed);
+  peer_send (&rx.pair, rx.wire, 1024);
+  rx_expect (&rx, rx.expected, rx.expect_passed);
   g_assert_cmpuint (rx.seen.trips, ==, 0);
   g_assert_cmpuint (rx.seen.pings, ==, 1);
   rx_close (&rx);
@@ -1196,44 +1199,40 @@ test_guard_messages_rule_breakers_pass (void)
 {
   for (guint c = 0; c < 5; c++)
     {
-      g_autoptr (GByteArray) wire = g_byte_array_new ();
-      g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
-      g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func (
-          (GDestroyNotify) g_bytes_unref);
       guint8 key[4];
       Rx rx;
 
       g_test_message ("case %u", c);
       rx_open (&rx, 1024 * 1024, TRUE);
-      add_message (wire, expected, 50, TRUE); /* before it: taken out */
+      add_message (rx.wire, rx.expected, 50, TRUE); /* before it: taken out */
       switch (c)
         {
         case 0:
-          add_passed (wire, expect_passed, 0x82, filler, 20, FALSE);
+          add_passed (rx.wire, rx.expect_passed, 0x82, filler, 20, FALSE);
           break;
         case 1:
-          add_passed (wire, expect_passed, 0xc2, filler, 20, TRUE);
+          add_passed (rx.wire, rx.expect_passed, 0xc2, filler, 20, TRUE);
           break;
         case 2:
-          add_passed (wire, expect_passed, 0x80, filler, 20, TRUE);
+          add_passed (rx.wire, rx.expect_passed, 0x80, filler, 20, TRUE);
           break;
         case 3:
-          add_passed (wire, expect_passed, 0x83, filler, 20, TRUE);
+          add_passed (rx.wire, rx.expect_passed, 0x83, filler, 20, TRUE);
           break;
         default:
           /* The first fragment was taken out; libsoup never sees it. */
           random_key (key);
-          put_frame (wire, 0x02, filler, 30, key);
-          add_passed (wire, expect_passed, 0x80, filler, 20, FALSE);
+          put_frame (rx.wire, 0x02, filler, 30, key);
+          add_passed (rx.wire, rx.expect_passed, 0x80, filler, 20, FALSE);
           break;
         }
-      add_passed (wire, expect_passed, 0x82, filler, 40, TRUE);
-      add_passed (wire, expect_passed, 0x02, filler, 10, TRUE);
-      add_passed (wire, expect_passed, 0x80, filler, 10, TRUE);
-      add_passed (wire, expect_passed, 0x82, filler, 200, TRUE);
+      add_passed (rx.wire, rx.expect_passed, 0x82, filler, 40, TRUE);
+      add_passed (rx.wire, rx.expect_passed, 0x02, filler, 10, TRUE);
+      add_passed (rx.wire, rx.expect_passed, 0x80, filler, 10, TRUE);
+      add_passed (rx.wire, rx.expect_passed, 0x82, filler, 200, TRUE);
 
-      peer_send (&rx.pair, wire, 64);
-      rx_expect (&rx, expected, expect_passed);
+      peer_send (&rx.pair, rx.wire, 64);
+      rx_expect (&rx, rx.expected, rx.expect_passed);
       g_assert_cmpuint (rx.seen.trips, ==, 0);
       rx_close (&rx);
     }
@@ -1245,22 +1244,19 @@ test_guard_messages_rule_breakers_pass (void)
 static void
 test_guard_messages_close_frame (void)
 {
-  g_autoptr (GByteArray) wire = g_byte_array_new ();
-  g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
-  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   Rx rx;
 
   rx_open (&rx, 1024 * 1024, TRUE);
-  add_message (wire, expected, 30, TRUE);
-  add_passed (wire, expect_passed, 0x88, "\x03\xe8" "bye", 5, TRUE);
-  add_passed (wire, expect_passed, 0x82, filler, 100, TRUE);
-  add_passed (wire, expect_passed, 0x02, filler, 10, TRUE);
-  add_passed (wire, expect_passed, 0x80, filler, 10, TRUE);
-  add_passed (wire, expect_passed, 0x89, "x", 1, TRUE);
-  add_passed (wire, expect_passed, 0x82, filler, 0, TRUE);
+  add_message (rx.wire, rx.expected, 30, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x88, "\x03\xe8" "bye", 5, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x82, filler, 100, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x02, filler, 10, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x80, filler, 10, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x89, "x", 1, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x82, filler, 0, TRUE);
 
-  peer_send (&rx.pair, wire, 32);
-  rx_expect (&rx, expected, expect_passed);
+  peer_send (&rx.pair, rx.wire, 32);
+  rx_expect (&rx, rx.expected, rx.expect_passed);
   g_assert_cmpuint (rx.seen.trips, ==, 0);
   rx_close (&rx);
 }
@@ -1277,25 +1273,21 @@ test_guard_messages_bad_frame_trips (void)
 
   for (guint c = 0; c < G_N_ELEMENTS (intruders); c++)
     {
-      g_autoptr (GByteArray) wire = g_byte_array_new ();
-      g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
-      g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func (
-          (GDestroyNotify) g_bytes_unref);
       guint8 key[4];
       Rx rx;
 
       g_test_message ("intruder 0x%02x", intruders[c]);
       rx_open (&rx, 1024 * 1024, TRUE);
-      add_message (wire, expected, 10, TRUE);
+      add_message (rx.wire, rx.expected, 10, TRUE);
       random_key (key);
-      put_frame (wire, 0x02, filler, 50, key);
-      put_frame (wire, intruders[c], filler, 20, key);
-      put_frame (wire, 0x82, filler, 30, key);
-      put_frame (wire, 0x80, filler, 5, key);
-      add_passed (wire, expect_passed, 0x89, "end", 3, TRUE);
+      put_frame (rx.wire, 0x02, filler, 50, key);
+      put_frame (rx.wire, intruders[c], filler, 20, key);
+      put_frame (rx.wire, 0x82, filler, 30, key);
+      put_frame (rx.wire, 0x80, filler, 5, key);
+      add_passed (rx.wire, rx.expect_passed, 0x89, "end", 3, TRUE);
 
-      peer_send (&rx.pair, wire, 16);
-      rx_expect (&rx, expected, expect_passed);
+      peer_send (&rx.pair, rx.wire, 16);
+      rx_expect (&rx, rx.expected, rx.expect_passed);
       g_assert_cmpuint (rx.seen.trips, ==, 1);
       g_assert_cmpint (rx.seen.why, ==, WS_GUARD_TRIP_BAD_FRAME);
       g_assert_cmpuint (rx.seen.size, ==, 20);
@@ -1336,12 +1328,8 @@ test_guard_messages_eof (void)
 {
   for (int how = 0; how < 2; how++)
     {
-      g_autoptr (GByteArray) wire = g_byte_array_new ();
       g_autoptr (GByteArray) last = g_byte_array_new ();
-      g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
       g_autoptr (GByteArray) expect_last = g_byte_array_new ();
-      g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func (
-          (GDestroyNotify) g_bytes_unref);
       g_autoptr (GSource) source = NULL;
       g_autoptr (GError) error = NULL;
       GPollableInputStream *guard;
@@ -1353,12 +1341,12 @@ test_guard_messages_eof (void)
       rx_open (&rx, 1024 * 1024, TRUE);
       rx_unwatch (&rx); /* this test reads by hand */
       guard = G_POLLABLE_INPUT_STREAM (rx.guard);
-      add_message (wire, expected, 1000, TRUE);
-      add_passed (wire, expect_passed, 0x89, "ping", 4, TRUE);
-      peer_send (&rx.pair, wire, 512);
+      add_message (rx.wire, rx.expected, 1000, TRUE);
+      add_passed (rx.wire, rx.expect_passed, 0x89, "ping", 4, TRUE);
+      peer_send (&rx.pair, rx.wire, 512);
       wait_readable (rx.guard);
       n = g_pollable_input_stream_read_nonblocking (guard, buffer, sizeof buffer, NULL, NULL);
-      g_assert_cmpmem (buffer, n, expect_passed->data, expect_passed->len);
+      g_assert_cmpmem (buffer, n, rx.expect_passed->data, rx.expect_passed->len);
       g_assert_cmpint (g_pollable_input_stream_read_nonblocking (guard, buffer, sizeof buffer,
                                                                  NULL, &error),
                        ==, -1);
@@ -1374,7 +1362,7 @@ test_guard_messages_eof (void)
       g_assert_false (ready);
 
       /* The last message and a ping, then the end, in one go. */
-      add_message (last, expected, 7, TRUE);
+      add_message (last, rx.expected, 7, TRUE);
       add_passed (last, expect_last, 0x89, "bye?", 4, TRUE);
       peer_send_now (&rx.pair, last);
       if (how == 0)
@@ -1409,7 +1397,7 @@ test_guard_messages_eof (void)
       /* At the end a source is ready at once. */
       g_assert_true (g_pollable_input_stream_is_readable (guard));
       wait_readable (rx.guard);
-      assert_messages (rx.messages, expected);
+      assert_messages (rx.messages, rx.expected);
       g_assert_cmpuint (rx.seen.pings, ==, 2);
       rx_close (&rx);
     }
@@ -1424,29 +1412,25 @@ test_guard_messages_too_big (void)
 {
   for (int fragmented = 0; fragmented < 2; fragmented++)
     {
-      g_autoptr (GByteArray) wire = g_byte_array_new ();
-      g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
-      g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func (
-          (GDestroyNotify) g_bytes_unref);
       g_autoptr (GBytes) big = random_payload (1200);
       guint8 key[4];
       Rx rx;
 
       rx_open (&rx, 1000, TRUE);
-      add_message (wire, expected, 1000, TRUE); /* exactly the bound: delivered */
+      add_message (rx.wire, rx.expected, 1000, TRUE); /* exactly the bound: delivered */
       random_key (key);
       if (fragmented)
         {
-          put_frame (wire, 0x02, g_bytes_get_data (big, NULL), 600, key);
-          put_frame (wire, 0x80, g_bytes_get_data (big, NULL), 600, key);
+          put_frame (rx.wire, 0x02, g_bytes_get_data (big, NULL), 600, key);
+          put_frame (rx.wire, 0x80, g_bytes_get_data (big, NULL), 600, key);
         }
       else
-        put_frame (wire, 0x82, g_bytes_get_data (big, NULL), 1001, key);
-      put_frame (wire, 0x82, filler, 10, key); /* after the trip: dropped */
-      add_passed (wire, expect_passed, 0x89, "still", 5, TRUE);
+        put_frame (rx.wire, 0x82, g_bytes_get_data (big, NULL), 1001, key);
+      put_frame (rx.wire, 0x82, filler, 10, key); /* after the trip: dropped */
+      add_passed (rx.wire, rx.expect_passed, 0x89, "still", 5, TRUE);
 
-      peer_send (&rx.pair, wire, 700);
-      rx_expect (&rx, expected, expect_passed);
+      peer_send (&rx.pair, rx.wire, 700);
+      rx_expect (&rx, rx.expected, rx.expect_passed);
       g_assert_cmpuint (rx.seen.trips, ==, 1);
       g_assert_cmpint (rx.seen.why, ==, WS_GUARD_TRIP_MESSAGE_TOO_BIG);
       g_assert_cmpuint (rx.seen.size, ==, fragmented ? 1200 : 1001);
@@ -1465,26 +1449,23 @@ static void
 test_guard_messages_client_side (void)
 {
   static const gsize sizes[] = { 0, 1, 126, 65536, 70000 };
-  g_autoptr (GByteArray) wire = g_byte_array_new ();
-  g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
-  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   g_autoptr (GBytes) message = random_payload (4000);
   const guint8 *p = g_bytes_get_data (message, NULL);
   Rx rx;
 
   rx_open (&rx, 1024 * 1024, FALSE);
   for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
-    add_message (wire, expected, sizes[i], FALSE);
-  put_frame (wire, 0x02, p, 1000, NULL);
-  add_passed (wire, expect_passed, 0x89, "ping", 4, FALSE);
-  put_frame (wire, 0x00, p + 1000, 2999, NULL);
-  put_frame (wire, 0x80, p + 3999, 1, NULL);
-  g_ptr_array_add (expected, g_bytes_ref (message));
-  add_passed (wire, expect_passed, 0x82, filler, 10, TRUE);
-  add_passed (wire, expect_passed, 0x82, filler, 10, FALSE);
+    add_message (rx.wire, rx.expected, sizes[i], FALSE);
+  put_frame (rx.wire, 0x02, p, 1000, NULL);
+  add_passed (rx.wire, rx.expect_passed, 0x89, "ping", 4, FALSE);
+  put_frame (rx.wire, 0x00, p + 1000, 2999, NULL);
+  put_frame (rx.wire, 0x80, p + 3999, 1, NULL);
+  g_ptr_array_add (rx.expected, g_bytes_ref (message));
+  add_passed (rx.wire, rx.expect_passed, 0x82, filler, 10, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x82, filler, 10, FALSE);
 
-  peer_send (&rx.pair, wire, 8192);
-  rx_expect (&rx, expected, expect_passed);
+  peer_send (&rx.pair, rx.wire, 8192);
+  rx_expect (&rx, rx.expected, rx.expect_passed);
   g_assert_cmpuint (rx.seen.trips, ==, 0);
   g_assert_cmpuint (rx.seen.pings, ==, 1);
   rx_close (&rx);
@@ -1498,10 +1479,7 @@ test_guard_messages_client_side (void)
 static void
 close_from_func (int how)
 {
-  g_autoptr (GByteArray) wire = g_byte_array_new ();
   g_autoptr (GByteArray) more = g_byte_array_new ();
-  g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
-  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   Rx rx;
 
   rx_open (&rx, 1024 * 1024, TRUE);
@@ -1509,23 +1487,23 @@ close_from_func (int how)
   rx.close_async = how == 1;
   rx.unset_after = how == 2;
   for (int i = 0; i < 5; i++)
-    add_message (wire, i < 2 ? expected : NULL, 100, TRUE);
+    add_message (rx.wire, i < 2 ? rx.expected : NULL, 100, TRUE);
   /* In one write: the messages after the second are in the buffer that the
    * guard is working on when the func closes it. */
-  peer_send_now (&rx.pair, wire);
+  peer_send_now (&rx.pair, rx.wire);
   WAIT_UNTIL (rx.messages->len >= 2 && (how == 2 || rx.closed), "the close from the func");
   for (int i = 0; i < 3; i++)
     add_message (more, NULL, 100, TRUE);
   if (how == 2)
-    add_passed (more, expect_passed, 0x89, "after", 5, TRUE);
+    add_passed (more, rx.expect_passed, 0x89, "after", 5, TRUE);
   peer_send (&rx.pair, more, 64);
   if (how == 2)
-    WAIT_UNTIL (rx.passed->len >= expect_passed->len, "the ping after the funcs went");
+    WAIT_UNTIL (rx.passed->len >= rx.expect_passed->len, "the ping after the funcs went");
   spin_for (50);
-  assert_messages (rx.messages, expected);
+  assert_messages (rx.messages, rx.expected);
   if (how == 2)
     {
-      g_assert_cmpmem (rx.passed->data, rx.passed->len, expect_passed->data, expect_passed->len);
+      g_assert_cmpmem (rx.passed->data, rx.passed->len, rx.expect_passed->data, rx.expect_passed->len);
       g_assert_cmpuint (rx.seen.pings, ==, 0); /* the ping func went too */
     }
   rx_close (&rx);
@@ -1566,8 +1544,6 @@ kept_reader_cb (GObject *stream, gpointer user_data)
 static void
 test_guard_messages_reader_source_quiet (void)
 {
-  g_autoptr (GByteArray) wire = g_byte_array_new ();
-  g_autoptr (GByteArray) expect_passed = g_byte_array_new ();
   g_autoptr (GSource) source = NULL;
   guint dispatches;
   Rx rx;
@@ -1577,14 +1553,14 @@ test_guard_messages_reader_source_quiet (void)
   source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (rx.guard), NULL);
   g_source_set_callback (source, (GSourceFunc) (void (*) (void)) kept_reader_cb, &rx, NULL);
   g_source_attach (source, NULL);
-  add_passed (wire, expect_passed, 0x89, "once", 4, TRUE);
-  peer_send (&rx.pair, wire, 64);
-  WAIT_UNTIL (rx.passed->len >= expect_passed->len, "the ping at the reader");
+  add_passed (rx.wire, rx.expect_passed, 0x89, "once", 4, TRUE);
+  peer_send (&rx.pair, rx.wire, 64);
+  WAIT_UNTIL (rx.passed->len >= rx.expect_passed->len, "the ping at the reader");
   dispatches = rx.reader_dispatches;
   spin_for (100);
   g_test_message ("%u dispatches with nothing to read", rx.reader_dispatches - dispatches);
   g_assert_cmpuint (rx.reader_dispatches - dispatches, <=, 2);
-  g_assert_cmpmem (rx.passed->data, rx.passed->len, expect_passed->data, expect_passed->len);
+  g_assert_cmpmem (rx.passed->data, rx.passed->len, rx.expect_passed->data, rx.expect_passed->len);
   g_source_destroy (source);
   rx_close (&rx);
 }
@@ -1636,8 +1612,6 @@ test_guard_messages_freed (void)
 static void
 test_guard_messages_gives_way (void)
 {
-  g_autoptr (GByteArray) wire = g_byte_array_new ();
-  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
   int sndbuf = 1024 * 1024;
   guint before;
@@ -1647,9 +1621,9 @@ test_guard_messages_gives_way (void)
   rx_open (&rx, 1024 * 1024, TRUE);
   g_assert_cmpint (setsockopt (rx.pair.peer, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), ==,
                    0);
-  while (wire->len < 128 * 1024)
-    add_message (wire, expected, 100, TRUE);
-  peer_send_now (&rx.pair, wire);
+  while (rx.wire->len < 128 * 1024)
+    add_message (rx.wire, rx.expected, 100, TRUE);
+  peer_send_now (&rx.pair, rx.wire);
   do
     {
       before = rx.messages->len;
@@ -1658,10 +1632,10 @@ test_guard_messages_gives_way (void)
     }
   while (rx.messages->len == before);
   taken = (rx.messages->len - before) * frame_size (100, TRUE);
-  g_test_message ("one iteration took %" G_GSIZE_FORMAT " bytes of %u", taken, wire->len);
+  g_test_message ("one iteration took %" G_GSIZE_FORMAT " bytes of %u", taken, rx.wire->len);
   g_assert_cmpuint (taken, <=, 16 * 1024 + frame_size (100, TRUE));
-  WAIT_UNTIL (rx.messages->len >= expected->len, "every message");
-  assert_messages (rx.messages, expected);
+  WAIT_UNTIL (rx.messages->len >= rx.expected->len, "every message");
+  assert_messages (rx.messages, rx.expected);
   rx_close (&rx);
 }
 
