@@ -18,6 +18,7 @@ typedef struct
   GSource source;
   GMainContext *context; /* unowned: only a key (the context owns the source) */
   int epfd;
+  gpointer epfd_tag;     /* the epoll fd among the source's unix fds */
   GHashTable *by_serial; /* &watch->serial → watch: the live watches */
   GHashTable *by_reg;    /* &watch->reg → watch: the registrations in the epoll set */
   GHashTable *by_fd;     /* fd → the watch whose fd is in the epoll set */
@@ -167,9 +168,12 @@ reactor_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 
   /* The source's own ready time is set once, at the end. */
   r->dispatching++;
-  do
-    n = epoll_wait (r->epfd, events, MAX_EVENTS, 0);
-  while (n < 0 && errno == EINTR);
+  /* Only when poll() saw the set ready: a dispatch for a ready time alone
+   * costs no epoll_wait(). */
+  if (g_source_query_unix_fd (source, r->epfd_tag) & G_IO_IN)
+    do
+      n = epoll_wait (r->epfd, events, MAX_EVENTS, 0);
+    while (n < 0 && errno == EINTR);
   for (int i = 0; i < n; i++)
     {
       /* Freed, or its fd removed or changed, by an earlier callback: the
@@ -266,7 +270,7 @@ reactor_acquire (GMainContext *context)
       r->by_fd = g_hash_table_new (NULL, NULL);
       r->heap = g_ptr_array_new ();
       g_source_set_static_name (&r->source, "aero watches");
-      g_source_add_unix_fd (&r->source, epfd, G_IO_IN);
+      r->epfd_tag = g_source_add_unix_fd (&r->source, epfd, G_IO_IN);
       /* Nothing run from the dispatch iterates the context; without this
        * GLib would remove and re-add the epoll fd around every dispatch. */
       g_source_set_can_recurse (&r->source, TRUE);
