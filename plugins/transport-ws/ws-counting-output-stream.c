@@ -561,23 +561,22 @@ ws_counting_output_stream_set_batch_limit (WsCountingOutputStream *self, gsize l
 }
 
 /**
- * ws_counting_output_stream_write_message:
+ * ws_counting_output_stream_write_frame:
  * @self: a counting stream
- * @payload: (array length=len): the message
+ * @opcode: the frame's opcode (binary, close, ping, pong)
+ * @payload: the payload
  * @len: its length
- * @mask: (nullable): a masking key (a client's frames), or %NULL
+ * @mask: (nullable): the 4-byte masking key (client side), or %NULL
  *
- * Writes one unfragmented binary WebSocket message without going through
- * libsoup: the frame header and the (masked) payload are added to the
- * batch whatever its limit, so the caller bounds what it sends (the
- * tunnel's send queue); a batch past the limit is written out at once.
- * Order with libsoup's own frames (pongs, the close frame) is kept, since
- * the stream takes those whole or not at all. Nothing is written after a
- * write error or once closing has begun.
+ * Writes one unfragmented WebSocket frame: the frame header and the
+ * (masked) payload are added to the batch whatever its limit, so the
+ * caller bounds what it sends (the tunnel's send queue); a batch past the
+ * limit is written out at once. Nothing is written after a write error or
+ * once closing has begun.
  */
 void
-ws_counting_output_stream_write_message (WsCountingOutputStream *self, const guint8 *payload,
-                                         gsize len, const guint8 *mask)
+ws_counting_output_stream_write_frame (WsCountingOutputStream *self, guint8 opcode,
+                                       const guint8 *payload, gsize len, const guint8 *mask)
 {
   gsize header_len;
   guint8 *out;
@@ -586,7 +585,7 @@ ws_counting_output_stream_write_message (WsCountingOutputStream *self, const gui
   if (self->error || self->close_task || g_output_stream_is_closed (G_OUTPUT_STREAM (self)))
     return;
   out = batch_grow (self, ws_frame_header_size (len, mask != NULL) + len);
-  header_len = ws_frame_write_header (out, len, mask);
+  header_len = ws_frame_write_header (out, opcode, len, mask);
   if (mask)
     ws_mask_copy (out + header_len, payload, len, mask, 0);
   else if (len > 0)
@@ -595,6 +594,22 @@ ws_counting_output_stream_write_message (WsCountingOutputStream *self, const gui
     flush_batch (self);
   else
     queue_flush (self);
+}
+
+/**
+ * ws_counting_output_stream_write_message:
+ * @self: a counting stream
+ * @payload: the message
+ * @len: its length
+ * @mask: (nullable): the 4-byte masking key (client side), or %NULL
+ *
+ * Writes one unfragmented binary message (ws_counting_output_stream_write_frame()).
+ */
+void
+ws_counting_output_stream_write_message (WsCountingOutputStream *self, const guint8 *payload,
+                                         gsize len, const guint8 *mask)
+{
+  ws_counting_output_stream_write_frame (self, 0x2, payload, len, mask);
 }
 
 /**

@@ -1,8 +1,9 @@
 /* ws-counting-output-stream.h — the output stream under a WebSocket tunnel:
  * it batches writes and counts what reached the base stream.
  *
- * Batching: libsoup writes every WebSocket frame with its own call. A
- * WsCountingOutputStream accepts those writes into a batch (up to a limit,
+ * Batching: a WsCountingOutputStream accepts writes (whole WebSocket
+ * frames, ws_counting_output_stream_write_frame(), or a GIO writer's
+ * buffers) into a batch (up to a limit,
  * 64 KiB unless set lower) and writes the whole batch to the base stream
  * once per main-loop iteration, from the prepare step of one GSource per
  * GMainContext (the "flusher"), i.e. after the iteration's dispatches and
@@ -17,20 +18,18 @@
  * completes, so a close frame queued last is not lost; the synchronous
  * close writes what the base stream takes without blocking.
  *
- * Data messages need not go through libsoup at all:
- * ws_counting_output_stream_write_message() frames a binary message and
- * adds it to the batch directly (libsoup builds a GBytes, queues a frame,
- * logs a debug line and creates a GSource per message); libsoup is left
- * with the control frames, whose writes the stream takes whole.
+ * Frames: ws_counting_output_stream_write_frame() frames a payload (a
+ * binary message, a pong, a close frame) and adds it to the batch
+ * directly, whole; a GIO writer's own writes are taken whole or not at
+ * all, so the two never interleave within a frame.
  *
  * Counting: the stream adds the bytes the BASE stream accepted to a running
- * total. The WebSocket tunnel compares it with the bytes it handed to
- * libsoup to know how much is still queued (in libsoup or in the batch),
- * for which libsoup has no public API.
+ * total. The WebSocket tunnel compares it with the bytes it wrote to know
+ * how much is still queued.
  *
- * The stream is pollable whenever the base stream is (SoupWebsocketConnection
- * requires it). It must be created and used from the thread that runs the
- * thread-default main context at creation time. */
+ * The stream is pollable whenever the base stream is. It must be created
+ * and used from the thread that runs the thread-default main context at
+ * creation time. */
 #pragma once
 
 #include <gio/gio.h>
@@ -63,6 +62,8 @@ gsize ws_counting_output_stream_get_batched (WsCountingOutputStream *self);
 void ws_counting_output_stream_set_batch_limit (WsCountingOutputStream *self, gsize limit);
 void ws_counting_output_stream_set_written_func (WsCountingOutputStream *self, WsWrittenFunc func,
                                                  gpointer user_data);
+void ws_counting_output_stream_write_frame (WsCountingOutputStream *self, guint8 opcode,
+                                            const guint8 *payload, gsize len, const guint8 *mask);
 void ws_counting_output_stream_write_message (WsCountingOutputStream *self, const guint8 *payload,
                                               gsize len, const guint8 *mask);
 

@@ -1,5 +1,5 @@
 /* ws-frame.h — the parts of RFC 6455 framing the tunnel does itself: the
- * header of an unfragmented binary message (§5.2) and masking (§5.3). */
+ * header of an unfragmented frame (§5.2) and masking (§5.3). */
 #pragma once
 
 #include <string.h>
@@ -37,15 +37,15 @@ ws_frame_header_size (gsize len, gboolean masked)
   return (len < 126 ? 2 : len < 65536 ? 4 : 10) + (masked ? 4 : 0);
 }
 
-/* Writes the header of an unfragmented binary message of @len bytes into
- * @out (14 bytes at most), with @mask's key when it is not %NULL; returns
- * its size, ws_frame_header_size(). */
+/* Writes the header of an unfragmented frame with opcode @opcode and @len
+ * bytes of payload into @out (14 bytes at most), with @mask's key when it
+ * is not %NULL; returns its size, ws_frame_header_size(). */
 static inline gsize
-ws_frame_write_header (guint8 out[14], gsize len, const guint8 *mask)
+ws_frame_write_header (guint8 out[14], guint8 opcode, gsize len, const guint8 *mask)
 {
   gsize size = ws_frame_header_size (len, mask != NULL) - (mask ? 4 : 0);
 
-  out[0] = 0x82; /* FIN, binary */
+  out[0] = (guint8) (0x80 | (opcode & 0x0f)); /* FIN */
   if (size == 2)
     out[1] = (guint8) len;
   else if (size == 4)
