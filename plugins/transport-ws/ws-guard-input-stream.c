@@ -61,6 +61,8 @@ struct _WsGuardInputStream
 
   /* Taking binary messages out (ws_guard_input_stream_start_messages). */
   WsGuardMessageFunc message_func;
+  WsGuardPassFunc pass_func;    /* takes what is left instead of a reader's source */
+  gpointer pass_data;
   gboolean extract;             /* still taking binary messages out */
   gboolean expect_masked;       /* the peer is a client */
   gboolean extracting;          /* the current frame's payload is taken out */
@@ -391,6 +393,11 @@ static GSourceFuncs reader_funcs = {
 static void
 wake_soup (WsGuardInputStream *self)
 {
+  if (self->pass_func)
+    {
+      self->pass_func (self, self->pass_data);
+      return;
+    }
   if (self->readers == NULL)
     return;
   for (guint i = 0; i < self->readers->len; i++)
@@ -934,6 +941,29 @@ ws_guard_input_stream_start_messages (WsGuardInputStream *self, WsGuardMessageFu
   if (self->start < self->end
       || g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_of (self))))
     kick_driver (self);
+}
+
+/**
+ * ws_guard_input_stream_set_pass_func:
+ * @self: a guard
+ * @func: (nullable): called when the guard has left something to read
+ * @user_data: passed to @func
+ *
+ * With a pass function, what the guard leaves after
+ * ws_guard_input_stream_start_messages() (control frames, text messages,
+ * frames that break the rules, the end of the stream or a read error)
+ * is announced by a call to @func at the end of the guard's read, instead
+ * of by a reader's source: @func reads it with
+ * g_pollable_input_stream_read_nonblocking() until that would block, and
+ * may close the connection. No GSource is attached for it.
+ */
+void
+ws_guard_input_stream_set_pass_func (WsGuardInputStream *self, WsGuardPassFunc func,
+                                     gpointer user_data)
+{
+  g_return_if_fail (WS_IS_GUARD_INPUT_STREAM (self));
+  self->pass_func = func;
+  self->pass_data = user_data;
 }
 
 /**

@@ -1,11 +1,11 @@
-/* ws-guard-input-stream.h — bounds WebSocket messages before libsoup sees them.
+/* ws-guard-input-stream.h — reads a WebSocket connection and bounds its
+ * messages before anything buffers them.
  *
- * libsoup 3.2 bounds one WebSocket frame (max-incoming-payload-size) but not
- * a message reassembled from fragments: a peer can send any number of
- * continuation frames, each under the frame limit, and libsoup appends them
- * all to one buffer. WsGuardInputStream sits between the connection and
- * SoupWebsocketConnection and follows the frame headers of the byte stream
- * (it never looks at payloads). A data frame that would take its message
+ * A peer can send any number of continuation frames, each under a frame
+ * limit, for one message (libsoup 3.2, for one, appends them all to one
+ * buffer). WsGuardInputStream sits on the connection, in front of whatever
+ * reads the WebSocket frames, and follows the frame headers of the byte
+ * stream (it never looks at payloads). A data frame that would take its message
  * past the bound — on its own or added to the fragments before it — is
  * discarded as it arrives, never buffered, and the guard "trips": from then
  * on it drops every data frame and lets only control frames (close, ping,
@@ -13,20 +13,22 @@
  * owner, which closes the connection. A control frame that is fragmented or
  * longer than 125 bytes (RFC 6455 §5.5) trips it too.
  *
- * It also reports each WebSocket ping frame, since libsoup queues a pong
- * for each and the tunnel counts those bytes in its send backlog.
+ * It also reports each WebSocket ping frame: a pong is owed for each, and
+ * the tunnel counts those bytes in its send backlog.
  *
  * Non-blocking reads hand on at most 16 KiB in a row before answering
  * WOULD_BLOCK once: libsoup reads until a stream would block, and a peer
  * sending faster than the daemon can process would otherwise keep the main
  * loop in that one connection, stalling every other tunnel.
  *
- * It can also take the data plane away from libsoup
+ * It can also take the data plane away from its reader
  * (ws_guard_input_stream_start_messages()): it then reads the connection
- * itself and hands binary messages straight to its owner, and libsoup sees
- * only the control frames and whatever it must refuse. libsoup costs a
- * GSource destroyed and created, a debug line formatted and a marshalled
- * signal per read; the guard's source stays.
+ * itself and hands binary messages straight to its owner; the reader sees
+ * only the control frames, text messages and whatever breaks the rules.
+ * The tunnel is that reader (ws_guard_input_stream_set_pass_func(): no
+ * GSource for it); a GIO reader such as libsoup's WebSocket connection,
+ * which stops and restarts a GSource on every read, gets a source that
+ * the guard makes ready.
  *
  * Bytes read from the base stream go through a small buffer of its own;
  * the buffer can be primed with bytes that were read past the end of a
@@ -93,12 +95,23 @@ typedef void (*WsGuardPingFunc) (WsGuardInputStream *stream, gsize payload_len,
 typedef void (*WsGuardMessageFunc) (WsGuardInputStream *stream, GBytes *message,
                                     gpointer user_data);
 
+/**
+ * WsGuardPassFunc:
+ * @stream: the guard
+ * @user_data: data given to ws_guard_input_stream_set_pass_func()
+ *
+ * The guard has left something to read (ws_guard_input_stream_set_pass_func()).
+ */
+typedef void (*WsGuardPassFunc) (WsGuardInputStream *stream, gpointer user_data);
+
 WsGuardInputStream *ws_guard_input_stream_new (GInputStream *base, guint64 max_message,
                                                GBytes *prefix);
 void ws_guard_input_stream_set_funcs (WsGuardInputStream *self, WsGuardTripFunc trip_func,
                                       WsGuardPingFunc ping_func, gpointer user_data);
 void ws_guard_input_stream_start_messages (WsGuardInputStream *self, WsGuardMessageFunc func,
                                            gboolean expect_masked, GSocket *socket);
+void ws_guard_input_stream_set_pass_func (WsGuardInputStream *self, WsGuardPassFunc func,
+                                          gpointer user_data);
 gboolean ws_guard_input_stream_is_tripped (WsGuardInputStream *self);
 guint64 ws_guard_input_stream_get_discarded (WsGuardInputStream *self);
 

@@ -876,6 +876,7 @@ typedef struct
   GByteArray *passed;         /* what non-blocking reads of the guard returned */
   GSource *reader;            /* the reader's source on the guard, while it waits */
   guint reader_dispatches;
+  guint passes;               /* calls of the pass function */
   gboolean eof;               /* a read returned 0 */
   GError *error;              /* a read failed */
   guint close_after;          /* the func closes the guard at this message (0: never) */
@@ -1185,6 +1186,49 @@ test_guard_messages_text_passes (void)
   rx_expect (&rx, rx.expected, rx.expect_passed);
   g_assert_cmpuint (rx.seen.trips, ==, 0);
   g_assert_cmpuint (rx.seen.pings, ==, 1);
+  rx_close (&rx);
+}
+
+static void
+rx_pass_cb (WsGuardInputStream *guard, gpointer user_data)
+{
+  Rx *rx = user_data;
+
+  g_assert_true (guard == rx->guard);
+  rx->passes++;
+  rx_read (rx);
+}
+
+/* With a pass function (the tunnel's way), what the guard leaves is
+ * announced by a call at the end of its read, not by a reader's source:
+ * the same bytes arrive, in order, with no source made for them, and the
+ * end of the stream is announced the same way. */
+static void
+test_guard_messages_pass_func (void)
+{
+  Rx rx;
+
+  rx_open (&rx, 1024 * 1024, TRUE);
+  rx_unwatch (&rx);
+  ws_guard_input_stream_set_pass_func (rx.guard, rx_pass_cb, &rx);
+  add_message (rx.wire, rx.expected, 10, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x81, "hello, text", 11, TRUE);
+  add_message (rx.wire, rx.expected, 200, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x01, "frag", 4, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x89, "p", 1, TRUE);
+  add_passed (rx.wire, rx.expect_passed, 0x80, "ment", 4, TRUE);
+  add_message (rx.wire, rx.expected, 3, TRUE);
+
+  peer_send (&rx.pair, rx.wire, 1024);
+  rx_expect (&rx, rx.expected, rx.expect_passed);
+  g_assert_cmpuint (rx.passes, >, 0);
+  g_assert_cmpuint (rx.reader_dispatches, ==, 0);
+  g_assert_null (rx.reader);
+
+  g_assert_cmpint (shutdown (rx.pair.peer, SHUT_WR), ==, 0);
+  WAIT_UNTIL (rx.eof, "the end of the stream to be announced");
+  g_assert_no_error (rx.error);
+  g_assert_cmpuint (rx.reader_dispatches, ==, 0);
   rx_close (&rx);
 }
 
@@ -2076,6 +2120,7 @@ main (int argc, char **argv)
   g_test_add_func ("/counting/peer-gone", test_counting_peer_gone);
   g_test_add_func ("/guard/messages/masked-client-frames", test_guard_messages_masked);
   g_test_add_func ("/guard/messages/text-passes-through", test_guard_messages_text_passes);
+  g_test_add_func ("/guard/messages/pass-func", test_guard_messages_pass_func);
   g_test_add_func ("/guard/messages/rule-breakers-pass-through",
                    test_guard_messages_rule_breakers_pass);
   g_test_add_func ("/guard/messages/nothing-taken-after-close", test_guard_messages_close_frame);
