@@ -167,7 +167,7 @@ dial_done (GObject *source, GAsyncResult *result, gpointer user_data)
                     G_IS_TCP_CONNECTION (stream) && !G_IS_TCP_WRAPPER_CONNECTION (stream)
                         ? g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream))
                         : NULL,
-                    leftover, self->config->url, AERO_L2_SUBPROTOCOL);
+                    leftover);
 }
 
 static void

@@ -173,8 +173,7 @@ on_wrote_informational (SoupServerMessage *msg, gpointer user_data)
       ws_tunnel_fail (tunnel, AERO_CLOSE_INTERNAL_ERROR, "could not take over the connection");
       return;
     }
-  ws_tunnel_attach (tunnel, stream, socket, NULL, soup_server_message_get_uri (msg),
-                    AERO_L2_SUBPROTOCOL);
+  ws_tunnel_attach (tunnel, stream, socket, NULL);
 }
 
 /* The request was dropped without "finished" (libsoup tearing down). */

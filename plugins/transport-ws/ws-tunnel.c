@@ -7,6 +7,7 @@
 #include "ws-guard-input-stream.h"
 #include "ws-tunnel.h"
 #include "ws-frame.h"
+#include "ws-frame-reader.h"
 
 /* ERROR messages from one peer that are logged; later ones are only counted. */
 #define MAX_ERRORS_LOGGED 4
@@ -14,7 +15,9 @@
  * of which are the code. */
 #define MAX_CLOSE_REASON 123
 /* WebSocket close code for a message above the maximum message size. */
-#define CLOSE_TOO_BIG 1009
+#define CLOSE_TOO_BIG WS_CLOSE_TOO_BIG
+/* What one read of the frames the guard leaves takes at most. */
+#define PASS_READ_LEN 4096
 
 struct _WsTunnel
 {
@@ -29,14 +32,18 @@ struct _WsTunnel
   GIOStream *stream;               /* the connection */
   WsGuardInputStream *guard;
   WsCountingOutputStream *counter;
-  SoupWebsocketConnection *ws;
+  gboolean attached;               /* the connection exists */
+  WsFrameReader reader;            /* control frames, text and broken frames */
+  gboolean close_sent;             /* our close frame is written: no frame after it */
+  gboolean close_received;         /* the peer's close frame arrived */
+  guint16 peer_close_code;         /* its code (1005: none); 0 before it */
+  gboolean io_closing;             /* the connection is being closed */
   gboolean counted_active;
 
   GQueue pending;                  /* encoded messages waiting for the connection */
   guint64 pending_bytes;           /* their size on the wire */
 
-  guint64 handed;                  /* wire bytes handed to libsoup */
-  guint64 pong_bytes;              /* wire bytes of WebSocket pongs libsoup owes */
+  guint64 handed;                  /* wire bytes written into the batch */
   guint64 drops_since_drain;       /* drops since the backlog was last below half */
   gboolean want_ready;             /* a push was refused: emit "ready" on drain */
   guint ready_idle;
@@ -46,8 +53,8 @@ struct _WsTunnel
   AeroIdleTimer *idle;             /* closes the tunnel after idle-timeout */
   guint keepalive_timer;
   gboolean pong_due;               /* a PING is unanswered */
-  gboolean io_error;               /* libsoup reported an I/O error */
-  gboolean peer_protocol_error;    /* libsoup refused the peer's framing */
+  gboolean io_error;               /* reading the connection failed */
+  gboolean peer_protocol_error;    /* the peer broke the WebSocket framing */
 
   gboolean close_started;          /* ERROR and close frame sent (or due at attach) */
   AeroCloseReason close_reason;
@@ -56,7 +63,7 @@ struct _WsTunnel
   char *close_message;
   guint close_timer;
 
-  guint deferred_idle;             /* a close requested from inside libsoup */
+  guint deferred_idle;             /* a close requested from inside a read or a write */
   AeroCloseReason deferred_reason;
   guint16 deferred_code;
   const char *deferred_message;
@@ -77,7 +84,7 @@ static void tunnel_start_close (WsTunnel *self);
  * @payload_len: a WebSocket message's payload length
  * @masked: whether the frame is masked (sent by a client)
  *
- * Returns: the bytes libsoup writes for one unfragmented message.
+ * Returns: the bytes on the wire of one unfragmented message.
  */
 gsize
 ws_tunnel_wire_size (gsize payload_len, gboolean masked)
@@ -105,8 +112,8 @@ session_text (WsTunnel *self)
  * ws_tunnel_get_backlog:
  * @self: a tunnel
  *
- * Returns: bytes handed to libsoup (or queued before the connection
- *   existed) that have not been written to the socket yet.
+ * Returns: bytes written into the batch (or queued before the connection
+ *   existed) that have not reached the socket yet.
  */
 guint64
 ws_tunnel_get_backlog (WsTunnel *self)
@@ -115,7 +122,7 @@ ws_tunnel_get_backlog (WsTunnel *self)
 
   if (self->counter == NULL)
     return self->pending_bytes;
-  owed = self->handed + self->pong_bytes;
+  owed = self->handed;
   written = ws_counting_output_stream_get_written (self->counter);
   return owed > written ? owed - written : 0;
 }
@@ -172,10 +179,10 @@ tunnel_end (WsTunnel *self, AeroCloseReason reason, const char *detail)
   g_object_unref (self);
 }
 
-/* Lets go of the connection and emits "finished" (once). With @abort, the
- * connection is closed now, whatever state libsoup is in. */
+/* Lets go of the connection and emits "finished" (once). Unless a polite
+ * close has already closed the filters, the connection is closed now. */
 static void
-tunnel_release (WsTunnel *self, gboolean abort)
+tunnel_release (WsTunnel *self)
 {
   if (self->finished)
     return;
@@ -185,15 +192,18 @@ tunnel_release (WsTunnel *self, gboolean abort)
   if (self->counter)
     ws_counting_output_stream_set_written_func (self->counter, NULL, NULL);
   if (self->guard)
-    ws_guard_input_stream_set_funcs (self->guard, NULL, NULL, NULL);
-  if (self->ws)
     {
-      g_signal_handlers_disconnect_by_data (self->ws, self);
-      /* Disposing the connection stops its sources and closes its (filter)
-       * streams; it holds itself alive until that is done. */
-      if (abort)
-        g_object_run_dispose (G_OBJECT (self->ws));
-      g_clear_object (&self->ws);
+      ws_guard_input_stream_set_funcs (self->guard, NULL, NULL, NULL);
+      ws_guard_input_stream_set_pass_func (self->guard, NULL, NULL);
+    }
+  /* No polite close under way: the filters close now, and the batch goes
+   * out as far as the socket takes it without blocking. A close under way
+   * finishes by itself (the tunnel is finished by then). */
+  if (self->attached && !self->io_closing)
+    {
+      self->io_closing = TRUE;
+      g_output_stream_close (G_OUTPUT_STREAM (self->counter), NULL, NULL);
+      g_input_stream_close (G_INPUT_STREAM (self->guard), NULL, NULL);
     }
   /* The filters never close the connection under them: do it here. */
   if (self->stream)
@@ -206,36 +216,69 @@ tunnel_release (WsTunnel *self, gboolean abort)
 
 /* ---- sending --------------------------------------------------------------- */
 
-/* Hands one encoded message to libsoup (or to the queue that waits for the
- * connection). No bound is checked here. */
-static void
-tunnel_send (WsTunnel *self, GBytes *message)
+/* Whether frames may still be written: attached, no close frame written,
+ * not closing. */
+static gboolean
+tunnel_is_open (WsTunnel *self)
 {
-  gsize len = g_bytes_get_size (message);
-  gsize wire = ws_tunnel_wire_size (len, self->client);
+  return self->attached && !self->close_sent && !self->io_closing && !self->finished;
+}
 
-  if (self->ws == NULL)
-    {
-      g_queue_push_tail (&self->pending, g_bytes_ref (message));
-      self->pending_bytes += wire;
-      return;
-    }
-  if (soup_websocket_connection_get_state (self->ws) != SOUP_WEBSOCKET_STATE_OPEN)
-    return;
-  self->handed += wire;
-  aero_metric_inc (self->metrics->tx_messages);
-  aero_metric_add (self->metrics->tx_bytes, (double) len);
-  /* Straight into the batch; libsoup only sends the control frames. */
+/* Writes one WebSocket frame into the batch (masked on the client side). */
+static void
+tunnel_write_frame (WsTunnel *self, guint8 opcode, const guint8 *payload, gsize len)
+{
+  self->handed += ws_tunnel_wire_size (len, self->client);
   if (self->client)
     {
       guint32 key = g_random_int ();
 
-      ws_counting_output_stream_write_message (self->counter, g_bytes_get_data (message, NULL), len,
-                                               (const guint8 *) &key);
+      ws_counting_output_stream_write_frame (self->counter, opcode, payload, len,
+                                             (const guint8 *) &key);
     }
   else
-    ws_counting_output_stream_write_message (self->counter, g_bytes_get_data (message, NULL), len,
-                                             NULL);
+    ws_counting_output_stream_write_frame (self->counter, opcode, payload, len, NULL);
+}
+
+/* Hands one encoded message to the batch (or to the queue that waits for
+ * the connection). No bound is checked here. */
+static void
+tunnel_send (WsTunnel *self, GBytes *message)
+{
+  gsize len = g_bytes_get_size (message);
+
+  if (!self->attached)
+    {
+      g_queue_push_tail (&self->pending, g_bytes_ref (message));
+      self->pending_bytes += ws_tunnel_wire_size (len, self->client);
+      return;
+    }
+  if (!tunnel_is_open (self))
+    return;
+  aero_metric_inc (self->metrics->tx_messages);
+  aero_metric_add (self->metrics->tx_bytes, (double) len);
+  tunnel_write_frame (self, WS_OPCODE_BINARY, g_bytes_get_data (message, NULL), len);
+}
+
+/* Writes our close frame: @code (none when 0) and @reason. */
+static void
+tunnel_write_close (WsTunnel *self, guint16 code, const char *reason)
+{
+  guint8 payload[2 + 123];
+  gsize len = 0;
+
+  if (code != 0)
+    {
+      gsize rlen = reason ? MIN (strlen (reason), sizeof payload - 2) : 0;
+
+      payload[0] = (guint8) (code >> 8);
+      payload[1] = (guint8) code;
+      if (rlen > 0)
+        memcpy (payload + 2, reason, rlen);
+      len = 2 + rlen;
+    }
+  tunnel_write_frame (self, WS_OPCODE_CLOSE, payload, len);
+  self->close_sent = TRUE;
 }
 
 static gboolean
@@ -475,15 +518,8 @@ tunnel_receive (WsTunnel *self, int type, GBytes *message)
     }
 }
 
-/* Text messages (violations) still come through libsoup. */
-static void
-on_message (SoupWebsocketConnection *ws, int type, GBytes *message, gpointer user_data)
-{
-  tunnel_receive (user_data, type, message);
-}
-
 /* Binary messages come from the guard, which reads the connection itself;
- * it runs from the guard's source, not inside libsoup. */
+ * it runs from the guard's source. */
 static void
 on_guard_message (WsGuardInputStream *guard, GBytes *message, gpointer user_data)
 {
@@ -518,7 +554,8 @@ on_guard_trip (WsGuardInputStream *guard, WsGuardTrip why, guint64 size, gpointe
     tunnel_defer_close (self, AERO_CLOSE_PROTOCOL_ERROR, 0, "invalid control frame");
 }
 
-/* Runs inside the guard's read: libsoup will queue a pong of this size. */
+/* Runs inside the guard's read: a pong of this size is about to be
+ * written (tunnel_control()). */
 static void
 on_guard_ping (WsGuardInputStream *guard, gsize payload_len, gpointer user_data)
 {
@@ -526,36 +563,23 @@ on_guard_ping (WsGuardInputStream *guard, gsize payload_len, gpointer user_data)
 
   if (self->close_started || self->ended)
     return;
-  self->pong_bytes += ws_tunnel_wire_size (payload_len, self->client);
-  /* Pongs are queued by libsoup whatever our bound says; a peer that
-   * floods pings without reading is cut off at twice the bound. */
-  if (ws_tunnel_get_backlog (self) > 2 * self->opts.send_queue && self->deferred_idle == 0)
+  /* Pongs are written whatever our bound says; a peer that floods pings
+   * without reading is cut off at twice the bound. */
+  if (ws_tunnel_get_backlog (self) + ws_tunnel_wire_size (payload_len, self->client)
+          > 2 * self->opts.send_queue
+      && self->deferred_idle == 0)
     {
       aero_metric_inc (self->metrics->backpressure_closes);
       tunnel_defer_close (self, AERO_CLOSE_BACKPRESSURE, 0, "peer does not read its pongs");
     }
 }
 
+/* The connection is closed (both filters): the channel ends, the socket goes. */
 static void
-on_error (SoupWebsocketConnection *ws, GError *error, gpointer user_data)
+tunnel_connection_closed (WsTunnel *self)
 {
-  WsTunnel *self = user_data;
-
-  if (error->domain == SOUP_WEBSOCKET_ERROR)
-    self->peer_protocol_error = TRUE;
-  else
-    self->io_error = TRUE;
-  AERO_LOG_DEBUG (self->component, "peer", peer_text (self), "session", session_text (self),
-                  "MESSAGE", "WebSocket error: %s", error->message);
-}
-
-static void
-on_closed (SoupWebsocketConnection *ws, gpointer user_data)
-{
-  WsTunnel *self = user_data;
   AeroCloseReason reason;
   g_autofree char *detail = NULL;
-  gushort peer_code = soup_websocket_connection_get_close_code (ws);
 
   if (self->close_started)
     {
@@ -576,12 +600,133 @@ on_closed (SoupWebsocketConnection *ws, gpointer user_data)
   else
     {
       reason = AERO_CLOSE_NORMAL;
-      detail = peer_code ? g_strdup_printf ("closed by the peer (%u)", peer_code)
-                         : g_strdup ("connection closed by the peer");
+      detail = self->peer_close_code ? g_strdup_printf ("closed by the peer (%u)",
+                                                        self->peer_close_code)
+                                     : g_strdup ("connection closed by the peer");
     }
   g_object_ref (self);
   tunnel_end (self, reason, detail);
-  tunnel_release (self, FALSE);
+  tunnel_release (self);
+  g_object_unref (self);
+}
+
+static void
+io_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  WsTunnel *self = user_data;
+
+  g_output_stream_close_finish (G_OUTPUT_STREAM (source), result, NULL);
+  if (self->guard)
+    g_input_stream_close (G_INPUT_STREAM (self->guard), NULL, NULL);
+  if (!self->finished)
+    tunnel_connection_closed (self);
+  g_object_unref (self);
+}
+
+/* Ends the connection politely: what is batched (our close frame last)
+ * is written out, within a bounded wait, then the connection is closed. */
+static void
+tunnel_close_io (WsTunnel *self)
+{
+  if (self->io_closing || !self->attached)
+    return;
+  self->io_closing = TRUE;
+  ws_guard_input_stream_set_pass_func (self->guard, NULL, NULL);
+  g_output_stream_close_async (G_OUTPUT_STREAM (self->counter), G_PRIORITY_DEFAULT, NULL,
+                               io_closed_cb, g_object_ref (self));
+}
+
+/* The peer broke the WebSocket framing: it gets a close frame with the
+ * code for it (1002, 1007 or 1009) and the connection ends. */
+static void
+tunnel_peer_broke_framing (WsTunnel *self, const WsFrameEvent *ev)
+{
+  AERO_LOG_DEBUG (self->component, "peer", peer_text (self), "session", session_text (self),
+                  "MESSAGE", "WebSocket protocol error: %s", ev->error);
+  self->peer_protocol_error = TRUE;
+  if (!self->close_sent)
+    tunnel_write_close (self, ev->error_code, NULL);
+  tunnel_close_io (self);
+}
+
+static void
+tunnel_control (WsTunnel *self, const WsFrameEvent *ev)
+{
+  gsize len;
+  const guint8 *payload = g_bytes_get_data (ev->payload, &len);
+
+  switch (ev->opcode)
+    {
+    case WS_OPCODE_PING:
+      if (tunnel_is_open (self))
+        tunnel_write_frame (self, WS_OPCODE_PONG, payload, len);
+      break;
+    case WS_OPCODE_CLOSE:
+      self->close_received = TRUE;
+      self->peer_close_code = ws_frame_close_code (ev->payload);
+      /* Our close answered: done. Theirs first: answered with its code
+       * (1000 for one without), and done. */
+      if (!self->close_sent)
+        tunnel_write_close (self,
+                            self->peer_close_code == WS_CLOSE_NO_STATUS ? WS_CLOSE_NORMAL
+                                                                        : self->peer_close_code,
+                            NULL);
+      tunnel_close_io (self);
+      break;
+    default: /* pong: nothing to do */
+      break;
+    }
+}
+
+/* The guard left something: control frames, text messages, frames that
+ * break the rules, or the end of the connection. Runs at the end of the
+ * guard's read, from its source. */
+static void
+on_guard_pass (WsGuardInputStream *guard, gpointer user_data)
+{
+  WsTunnel *self = g_object_ref (user_data);
+
+  while (!self->io_closing && !self->finished)
+    {
+      guint8 buf[PASS_READ_LEN];
+      GError *error = NULL;
+      gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (guard), buf,
+                                                           sizeof buf, NULL, &error);
+      WsFrameEvent ev;
+      WsFrameResult r;
+
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          g_error_free (error);
+          break;
+        }
+      if (n < 0)
+        {
+          AERO_LOG_DEBUG (self->component, "peer", peer_text (self), "session",
+                          session_text (self), "MESSAGE", "connection error: %s", error->message);
+          g_error_free (error);
+          self->io_error = TRUE;
+        }
+      if (n <= 0)
+        {
+          /* The end (or an error): nothing more can be said on it. */
+          tunnel_close_io (self);
+          break;
+        }
+      ws_frame_reader_push (&self->reader, buf, (gsize) n);
+      while (!self->io_closing && (r = ws_frame_reader_next (&self->reader, &ev)) != WS_FRAME_NEED_MORE)
+        {
+          if (r == WS_FRAME_MESSAGE)
+            tunnel_receive (self, ev.opcode == WS_OPCODE_TEXT ? SOUP_WEBSOCKET_DATA_TEXT
+                                                              : SOUP_WEBSOCKET_DATA_BINARY,
+                            ev.payload);
+          else if (r == WS_FRAME_CONTROL)
+            tunnel_control (self, &ev);
+          else
+            tunnel_peer_broke_framing (self, &ev);
+          ws_frame_event_clear (&ev);
+        }
+    }
   g_object_unref (self);
 }
 
@@ -635,9 +780,11 @@ close_timeout_cb (gpointer user_data)
   WsTunnel *self = user_data;
 
   self->close_timer = 0;
-  /* The session ends now; libsoup gives up on the handshake by itself a
-   * little later (or the transport's stop() cuts the connection). */
+  /* The session ends, and the connection with it. */
+  g_object_ref (self);
   tunnel_end (self, self->close_reason, "close handshake timed out");
+  tunnel_release (self);
+  g_object_unref (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -665,7 +812,7 @@ tunnel_start_close (WsTunnel *self)
   g_clear_pointer (&self->idle, aero_idle_timer_free);
   g_clear_handle_id (&self->keepalive_timer, g_source_remove);
 
-  if (self->ws == NULL || soup_websocket_connection_get_state (self->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+  if (!tunnel_is_open (self))
     return;
 
   error_code = self->close_code == CLOSE_TOO_BIG ? AERO_L2_ERROR_PROTOCOL
@@ -679,8 +826,7 @@ tunnel_start_close (WsTunnel *self)
     }
 
   reason_text = close_reason_text (self->close_message);
-  self->handed += ws_tunnel_wire_size (2 + strlen (reason_text), self->client);
-  soup_websocket_connection_close (self->ws, self->close_code, reason_text);
+  tunnel_write_close (self, self->close_code, reason_text);
   if (self->close_timer == 0 && !self->ended)
     self->close_timer = g_timeout_add ((guint) self->opts.close_timeout_ms, close_timeout_cb, self);
 }
@@ -722,8 +868,8 @@ ws_tunnel_dispose (GObject *object)
   g_clear_handle_id (&self->close_timer, g_source_remove);
   g_clear_handle_id (&self->ready_idle, g_source_remove);
   g_clear_handle_id (&self->deferred_idle, g_source_remove);
-  if (!self->finished && (self->ws || self->stream))
-    tunnel_release (self, TRUE);
+  if (!self->finished && (self->attached || self->stream))
+    tunnel_release (self);
   g_queue_clear_full (&self->pending, (GDestroyNotify) g_bytes_unref);
   G_OBJECT_CLASS (ws_tunnel_parent_class)->dispose (object);
 }
@@ -733,6 +879,7 @@ ws_tunnel_finalize (GObject *object)
 {
   WsTunnel *self = WS_TUNNEL (object);
 
+  ws_frame_reader_clear (&self->reader);
   g_clear_object (&self->guard);
   g_clear_object (&self->counter);
   g_clear_object (&self->stream);
@@ -799,53 +946,33 @@ ws_tunnel_new (const char *component, WsMetrics *metrics, const WsTunnelOptions 
  * @socket: (nullable): its socket, when @stream reads straight from it (no
  *   TLS); the tunnel then waits on the socket itself
  * @prefix: (nullable): bytes already read from @stream past the handshake
- * @uri: the request URI
- * @protocol: the negotiated subprotocol
  *
- * Builds the WebSocket connection over @stream and starts the tunnel:
+ * Runs the WebSocket connection over @stream and starts the tunnel:
  * queued messages are sent, timers start, and a close requested
  * meanwhile is carried out.
  */
 void
-ws_tunnel_attach (WsTunnel *self, GIOStream *stream, GSocket *socket, GBytes *prefix, GUri *uri,
-                  const char *protocol)
+ws_tunnel_attach (WsTunnel *self, GIOStream *stream, GSocket *socket, GBytes *prefix)
 {
-  g_autoptr (GIOStream) io = NULL;
   g_autoptr (GQueue) queued = NULL;
   GBytes *message;
 
   g_return_if_fail (WS_IS_TUNNEL (self));
-  g_return_if_fail (self->ws == NULL && !self->finished);
+  g_return_if_fail (!self->attached && !self->finished);
 
   self->stream = g_object_ref (stream);
   self->guard = ws_guard_input_stream_new (g_io_stream_get_input_stream (stream), self->max_message,
                                            prefix);
   self->counter = ws_counting_output_stream_new (g_io_stream_get_output_stream (stream));
   ws_guard_input_stream_set_funcs (self->guard, on_guard_trip, on_guard_ping, self);
-  /* Before libsoup exists: it must only ever see what the guard leaves. */
+  ws_guard_input_stream_set_pass_func (self->guard, on_guard_pass, self);
+  ws_frame_reader_init (&self->reader, !self->client, self->max_message);
+  self->attached = TRUE;
   ws_guard_input_stream_start_messages (self->guard, on_guard_message, !self->client, socket);
   ws_counting_output_stream_set_written_func (self->counter, on_written, self);
   /* Frames are written out once per main-loop iteration; a batch of half
    * the send queue at most, so that the queue bound keeps its meaning. */
   ws_counting_output_stream_set_batch_limit (self->counter, self->opts.send_queue / 2);
-  io = g_simple_io_stream_new (G_INPUT_STREAM (self->guard), G_OUTPUT_STREAM (self->counter));
-
-  /* libsoup refuses a frame whose payload is above max-incoming-payload-size
-   * (tests/test-libsoup-limits.c). The guard refuses bigger messages first,
-   * with a close frame; this is the backstop. */
-  self->ws = g_object_new (SOUP_TYPE_WEBSOCKET_CONNECTION,
-                           "io-stream", io,
-                           "connection-type", self->client ? SOUP_WEBSOCKET_CONNECTION_CLIENT
-                                                           : SOUP_WEBSOCKET_CONNECTION_SERVER,
-                           "uri", uri,
-                           "protocol", protocol,
-                           "max-incoming-payload-size", (guint64) self->max_message,
-                           "keepalive-interval", 0u,
-                           NULL);
-  g_signal_connect (self->ws, "message", G_CALLBACK (on_message), self);
-  g_signal_connect (self->ws, "error", G_CALLBACK (on_error), self);
-  g_signal_connect (self->ws, "closed", G_CALLBACK (on_closed), self);
-
   aero_metric_add (self->metrics->active, 1);
   self->counted_active = TRUE;
 
@@ -884,7 +1011,7 @@ ws_tunnel_fail (WsTunnel *self, AeroCloseReason reason, const char *why)
   g_return_if_fail (WS_IS_TUNNEL (self));
   g_object_ref (self);
   tunnel_end (self, reason, why);
-  tunnel_release (self, TRUE);
+  tunnel_release (self);
   g_object_unref (self);
 }
 
@@ -905,7 +1032,7 @@ ws_tunnel_abort (WsTunnel *self, AeroCloseReason reason, const char *why)
   if (aero_channel_is_closing (AERO_CHANNEL (self)) && !self->ended)
     reason = self->close_reason;
   tunnel_end (self, reason, why);
-  tunnel_release (self, TRUE);
+  tunnel_release (self);
   g_object_unref (self);
 }
 

@@ -5,15 +5,17 @@
  * before it answers 101, so that it can still refuse with an HTTP status),
  * queues what the session sends meanwhile within the send-queue bound, and
  * is attached to the connection once there is one: a stolen server
- * connection or a dialled client connection. It builds the
- * SoupWebsocketConnection itself over two stream filters: a guard that
- * bounds incoming messages before libsoup buffers them, and a counter of
- * written bytes, from which it knows its send backlog. The data plane
- * bypasses libsoup: the guard reads the connection and hands binary
- * messages straight to the tunnel, and the tunnel writes its messages
- * straight into the counter's batch. libsoup keeps the control frames
- * (ping, pong, the close handshake) and text messages, which it sees in
- * stream order.
+ * connection or a dialled client connection. libsoup does the HTTP
+ * upgrade; the WebSocket connection after it is the tunnel's own, over two
+ * stream filters: a guard that reads the connection, bounds incoming
+ * messages and hands binary messages straight to the tunnel, and a counter
+ * that batches what the tunnel writes and counts what reached the socket,
+ * from which the tunnel knows its send backlog. What the guard leaves
+ * (control frames, text messages, frames that break RFC 6455) the tunnel
+ * reads in stream order with a WsFrameReader: it answers pings, runs the
+ * close handshake and answers a broken frame with the close code for it
+ * (1002, 1007, 1009). Nothing of a tunnel sits in the main context's
+ * source list while it is quiet.
  *
  * Receiving: FRAME messages go to the session without copying the payload;
  * PING is answered with PONG at once; PONG and ERROR are counted; unknown
@@ -29,9 +31,12 @@
  * tunnel is closed with ERROR backpressure and close code 1008.
  *
  * Closing: a polite close sends the ERROR the reason calls for, then a
- * WebSocket close frame, and reports the channel closed when libsoup says
- * the connection is closed or after close-timeout, whichever comes first.
- * "finished" is emitted once the connection itself is gone. */
+ * WebSocket close frame, and reports the channel closed when the peer's
+ * close frame (or the end of the connection) has arrived and the batch is
+ * written out, or after close-timeout, whichever comes first; on the
+ * timeout the connection is dropped. A close frame from the peer is
+ * answered with its code. "finished" is emitted once the connection
+ * itself is gone. */
 #pragma once
 
 #include <libsoup/soup.h>
@@ -69,8 +74,7 @@ G_DECLARE_FINAL_TYPE (WsTunnel, ws_tunnel, WS, TUNNEL, AeroChannel)
 
 WsTunnel *ws_tunnel_new (const char *component, WsMetrics *metrics,
                          const WsTunnelOptions *options, gboolean client);
-void ws_tunnel_attach (WsTunnel *self, GIOStream *stream, GSocket *socket, GBytes *prefix,
-                       GUri *uri, const char *protocol);
+void ws_tunnel_attach (WsTunnel *self, GIOStream *stream, GSocket *socket, GBytes *prefix);
 void ws_tunnel_fail (WsTunnel *self, AeroCloseReason reason, const char *why);
 void ws_tunnel_abort (WsTunnel *self, AeroCloseReason reason, const char *why);
 gboolean ws_tunnel_is_finished (WsTunnel *self);
