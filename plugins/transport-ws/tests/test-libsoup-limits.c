@@ -1,5 +1,6 @@
-/* test-libsoup-limits.c — what the installed libsoup does with oversized
- * input, which transport-ws is built around.
+/* test-libsoup-limits.c — what the installed libsoup's WebSocket connection
+ * does with oversized input: the facts why transport-ws bounds messages in
+ * its own guard and runs the connection after the upgrade itself.
  *
  * A server-side SoupWebsocketConnection over one end of a socket pair; the
  * test writes raw frames into the other end. Checked facts (libsoup 3.2):
