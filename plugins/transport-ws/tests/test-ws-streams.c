@@ -1156,6 +1156,21 @@ test_guard_messages_masked (void)
   rx_close (&rx);
 }
 
+/* Binary messages with a text message and a fragmented text message (a
+ * ping between its fragments) among them: the binary ones for the func,
+ * the rest for the reader. */
+static void
+add_text_among_messages (Rx *rx)
+{
+  add_message (rx->wire, rx->expected, 10, TRUE);
+  add_passed (rx->wire, rx->expect_passed, 0x81, "hello, text", 11, TRUE);
+  add_message (rx->wire, rx->expected, 200, TRUE);
+  add_passed (rx->wire, rx->expect_passed, 0x01, "frag", 4, TRUE);
+  add_passed (rx->wire, rx->expect_passed, 0x89, "p", 1, TRUE);
+  add_passed (rx->wire, rx->expect_passed, 0x00, "ment", 4, TRUE);
+  add_passed (rx->wire, rx->expect_passed, 0x80, "ed", 2, TRUE);
+}
+
 /* Text messages are libsoup's: a whole one, a fragmented one with a ping
  * inside, an empty one and a long one reach the reader byte for byte (not
  * the func), and the binary messages around them still go to the func, in
@@ -1169,13 +1184,7 @@ test_guard_messages_text_passes (void)
   for (gsize i = 0; i < sizeof text; i++)
     text[i] = (char) ('a' + i % 26);
   rx_open (&rx, 1024 * 1024, TRUE);
-  add_message (rx.wire, rx.expected, 10, TRUE);
-  add_passed (rx.wire, rx.expect_passed, 0x81, "hello, text", 11, TRUE);
-  add_message (rx.wire, rx.expected, 200, TRUE);
-  add_passed (rx.wire, rx.expect_passed, 0x01, "frag", 4, TRUE);
-  add_passed (rx.wire, rx.expect_passed, 0x89, "p", 1, TRUE);
-  add_passed (rx.wire, rx.expect_passed, 0x00, "ment", 4, TRUE);
-  add_passed (rx.wire, rx.expect_passed, 0x80, "ed", 2, TRUE);
+  add_text_among_messages (&rx);
   add_message (rx.wire, rx.expected, 0, TRUE);
   add_passed (rx.wire, rx.expect_passed, 0x81, NULL, 0, TRUE);
   add_message (rx.wire, rx.expected, 1000, TRUE);
@@ -1211,12 +1220,7 @@ test_guard_messages_pass_func (void)
   rx_open (&rx, 1024 * 1024, TRUE);
   rx_unwatch (&rx);
   ws_guard_input_stream_set_pass_func (rx.guard, rx_pass_cb, &rx);
-  add_message (rx.wire, rx.expected, 10, TRUE);
-  add_passed (rx.wire, rx.expect_passed, 0x81, "hello, text", 11, TRUE);
-  add_message (rx.wire, rx.expected, 200, TRUE);
-  add_passed (rx.wire, rx.expect_passed, 0x01, "frag", 4, TRUE);
-  add_passed (rx.wire, rx.expect_passed, 0x89, "p", 1, TRUE);
-  add_passed (rx.wire, rx.expect_passed, 0x80, "ment", 4, TRUE);
+  add_text_among_messages (&rx);
   add_message (rx.wire, rx.expected, 3, TRUE);
 
   peer_send (&rx.pair, rx.wire, 1024);
