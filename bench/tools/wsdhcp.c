@@ -12,7 +12,8 @@
  * requests for the offered address are answered, WebSocket pings ponged.
  *
  * Set-up time runs from just before connect() to the DHCPACK; the upgrade
- * time from just before connect() to the 101 response.
+ * time from just before connect() to the 101 response; the lease time from
+ * the 101 to the DHCPACK.
  *
  * When every set-up has ended (or the timeout has passed) one JSON line
  * goes to stdout ({"event": "ready", ...}). With --hold the tunnels then
@@ -545,7 +546,7 @@ main (int argc, char **argv)
     { "hold", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
   };
   struct rlimit rl;
-  double t0, elapsed, *setup, *upgrade;
+  double t0, elapsed, *setup, *upgrade, *lease;
   long ns = 0, lost = 0;
   int o;
 
@@ -593,15 +594,19 @@ main (int argc, char **argv)
 
   setup = calloc ((size_t) count, sizeof *setup);
   upgrade = calloc ((size_t) count, sizeof *upgrade);
+  lease = calloc ((size_t) count, sizeof *lease);
   {
-    long nu = 0;
+    long nu = 0, nl = 0;
 
     for (long i = 0; i < count; i++)
       {
         if (conns[i].t_101 > 0)
           upgrade[nu++] = (conns[i].t_101 - conns[i].t_start) * 1000;
         if (conns[i].state == ST_IDLE)
-          setup[ns++] = (conns[i].t_ack - conns[i].t_start) * 1000;
+          {
+            setup[ns++] = (conns[i].t_ack - conns[i].t_start) * 1000;
+            lease[nl++] = (conns[i].t_ack - conns[i].t_101) * 1000;
+          }
       }
     printf ("{\"event\": \"ready\", \"requested\": %ld, \"opened\": %ld, \"failed\": %ld, "
             "\"unfinished\": %ld, \"concurrency\": %ld, \"elapsed_s\": %.3f, \"rate_per_s\": %.1f, ",
@@ -610,6 +615,8 @@ main (int argc, char **argv)
     print_stats ("setup_ms", setup, ns);
     printf (", ");
     print_stats ("upgrade_ms", upgrade, nu);
+    printf (", ");
+    print_stats ("lease_ms", lease, nl);
     printf (", \"first_failure\": \"");
     for (const char *p = fail_reason; *p; p++)
       if (*p != '"' && *p != '\\' && (unsigned char) *p >= 0x20)
