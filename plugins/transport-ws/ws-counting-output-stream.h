@@ -50,7 +50,7 @@ G_DECLARE_FINAL_TYPE (WsCountingOutputStream, ws_counting_output_stream, WS,
  * @user_data: data given to ws_counting_output_stream_set_written_func()
  *
  * Called after each write to the base stream that made progress. It runs
- * inside a write (libsoup's) or inside the main loop's prepare step, so it
+ * inside a write or inside the main loop's prepare step, so it
  * must not write to the stream, send on the connection or iterate the
  * main context itself: defer such work to the main loop.
  */

@@ -21,7 +21,7 @@
  * hand on (all dropped) before the guard gives way to the main loop. */
 #define MAX_READS_PER_CALL 16
 /* Bytes handed on in a row before a non-blocking read answers WOULD_BLOCK.
- * libsoup reads until the stream would block, so without this a peer that
+ * A GIO reader reads until the stream would block, so without this a peer that
  * sends faster than the daemon processes would keep the main loop inside
  * one connection; with it, every other source runs between two slices.
  * The slice also sets how much the tunnel processes before the frames it
@@ -74,11 +74,11 @@ struct _WsGuardInputStream
   GByteArray *message;          /* binary message being gathered */
   AeroWatch *watch;             /* the socket's fd (no TLS), and the kick */
   GSource *driver;              /* reads a base stream with no plain socket (TLS) */
-  GByteArray *pass;             /* bytes for libsoup (control and text frames) */
+  GByteArray *pass;             /* bytes for the reader (control and text frames) */
   GPtrArray *readers;           /* ReaderSource: readers' sources, unowned */
   gboolean eof;
   GError *read_error;
-  gboolean started;             /* the driver reads; libsoup reads from @pass */
+  gboolean started;             /* the driver reads; the reader reads from @pass */
   gboolean pumping;
   gboolean stopped;             /* closed: no more reading or delivering */
 };
@@ -137,10 +137,10 @@ trip (WsGuardInputStream *self, WsGuardTrip why, guint64 size)
 }
 
 /* Whether a data frame is a binary message (or a part of one) to take out,
- * rather than to hand to libsoup. Frames that break the rules (reserved
- * bits, masking, fragments out of order) go to libsoup, which closes the
+ * rather than to hand to the reader. Frames that break the rules (reserved
+ * bits, masking, fragments out of order) go to the reader, which closes the
  * connection, and end the taking out; a new message while a binary one is
- * half gathered (which libsoup could not see) trips the guard. */
+ * half gathered (which the reader could not see) trips the guard. */
 static void
 decide_extract (WsGuardInputStream *self, const guint8 *h, guint8 opcode, gboolean fin,
                 guint64 len)
@@ -234,8 +234,8 @@ header_complete (WsGuardInputStream *self)
   self->payload_left = len;
   if (opcode & 0x8)
     {
-      /* Control frame: close, ping, pong (and reserved ones, which libsoup
-       * refuses itself). */
+      /* Control frame: close, ping, pong (and reserved ones, which the
+       * reader refuses itself). */
       if (!fin || len > MAX_CONTROL_PAYLOAD)
         {
           trip (self, WS_GUARD_TRIP_BAD_CONTROL, len);
@@ -269,7 +269,7 @@ header_complete (WsGuardInputStream *self)
         }
     }
   if (self->extract && opcode == OPCODE_CLOSE && self->passing)
-    /* libsoup takes nothing after a close; neither does the owner. */
+    /* Nothing counts after a close: the owner takes nothing more. */
     self->extract = FALSE;
 
   if (self->passing && !self->extracting)
@@ -351,9 +351,9 @@ has_output (WsGuardInputStream *self)
   return self->emit_pos < self->emit_len || self->start < self->end;
 }
 
-/* ---- with a driver: the guard reads, libsoup gets what is left ------------- */
+/* ---- with a driver: the guard reads, the reader gets what is left -------- */
 
-/* A reader's source (libsoup's): ready when the driver left something to
+/* A GIO reader's source (as libsoup's WebSocket connection makes one): ready when the driver left something to
  * read, or at the end. It does not own the guard (the guard forgets it when
  * it goes), so a reader that keeps it creates no cycle. */
 typedef struct
@@ -600,7 +600,7 @@ stop_driver (WsGuardInputStream *self)
   g_clear_pointer (&self->watch, aero_watch_free);
 }
 
-/* ---- without a driver: libsoup's reads pull through the guard ------------ */
+/* ---- without a driver: the reader's reads pull through the guard --------- */
 
 static gssize
 guard_read (WsGuardInputStream *self, void *buffer, gsize count, gboolean blocking,
@@ -907,10 +907,12 @@ ws_guard_input_stream_set_funcs (WsGuardInputStream *self, WsGuardTripFunc trip_
  * From now on the guard reads the base stream itself, from the
  * thread-default main context, and takes binary messages out of the
  * stream: @func gets each one whole (it runs from that source, not inside
- * libsoup, and may close the connection). The rest of the stream — control
+ * a reader, and may close the connection). The rest of the stream — control
  * frames, text messages, anything that breaks the rules — is what a reader
- * of the guard (libsoup) sees; its sources become ready when there is some,
- * or at the end of the stream. Reading stops when the guard is closed.
+ * of the guard sees: announced by the pass function when there is one
+ * (ws_guard_input_stream_set_pass_func()), else by the reader's sources,
+ * which become ready when there is some, or at the end of the stream.
+ * Reading stops when the guard is closed.
  */
 void
 ws_guard_input_stream_start_messages (WsGuardInputStream *self, WsGuardMessageFunc func,

@@ -294,8 +294,8 @@ deferred_close_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Requests a close from a place where libsoup or the session is on the
- * stack (a read, a write, a push): it runs from the main loop. */
+/* Requests a close from a place where a read, a write or the session is on
+ * the stack: it runs from the main loop. */
 static void
 tunnel_defer_close (WsTunnel *self, AeroCloseReason reason, guint16 code, const char *message)
 {
@@ -346,7 +346,7 @@ ready_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Runs inside libsoup's write: only bookkeeping here, the rest is deferred. */
+/* Runs inside a write: only bookkeeping here, the rest is deferred. */
 static void
 on_written (WsCountingOutputStream *counter, guint64 total, gpointer user_data)
 {
@@ -495,7 +495,7 @@ tunnel_receive (WsTunnel *self, int type, GBytes *message)
     {
     case AERO_L2_FRAME:
       {
-        /* The payload stays in libsoup's buffer; the frame refers to it. */
+        /* The payload stays in the message's buffer; the frame refers to it. */
         g_autoptr (GBytes) frame = g_bytes_new_from_bytes (message, AERO_L2_HEADER_LEN,
                                                            m.payload_len);
 
