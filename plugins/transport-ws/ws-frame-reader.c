@@ -88,6 +88,27 @@ ws_frame_close_code (GBytes *payload)
   return len >= 2 ? (guint16) (p[0] << 8 | p[1]) : WS_CLOSE_NO_STATUS;
 }
 
+/* Whether @len bytes are UTF-8. U+0000 is UTF-8 too, which
+ * g_utf8_validate_len() refuses: the parts between NUL bytes are checked
+ * (a NUL byte cannot be inside a multi-byte sequence). */
+static gboolean
+utf8_valid (const guint8 *p, gsize len)
+{
+  while (len > 0)
+    {
+      const guint8 *nul = memchr (p, 0, len);
+      gsize part = nul ? (gsize) (nul - p) : len;
+
+      if (part > 0 && !g_utf8_validate_len ((const char *) p, part, NULL))
+        return FALSE;
+      if (nul == NULL)
+        break;
+      p += part + 1;
+      len -= part + 1;
+    }
+  return TRUE;
+}
+
 /* A close frame's payload: empty, or a code and UTF-8 text. */
 static const char *
 check_close (const guint8 *p, gsize len)
@@ -98,7 +119,7 @@ check_close (const guint8 *p, gsize len)
     return "close frame with a one-byte payload";
   if (!ws_frame_close_code_is_valid ((guint16) (p[0] << 8 | p[1])))
     return "close frame with a code a peer may not send";
-  if (len > 2 && !g_utf8_validate_len ((const char *) p + 2, len - 2, NULL))
+  if (len > 2 && !utf8_valid (p + 2, len - 2))
     return "close reason is not UTF-8";
   return NULL;
 }
@@ -215,7 +236,7 @@ ws_frame_reader_next (WsFrameReader *reader, WsFrameEvent *event)
         continue;
 
       if (reader->message_opcode == WS_OPCODE_TEXT
-          && !g_utf8_validate_len ((const char *) reader->message->data, reader->message->len, NULL))
+          && !utf8_valid (reader->message->data, reader->message->len))
         return fail (reader, event, WS_CLOSE_BAD_DATA, "text message is not UTF-8");
       event->opcode = reader->message_opcode;
       event->payload = g_byte_array_free_to_bytes (g_steal_pointer (&reader->message));

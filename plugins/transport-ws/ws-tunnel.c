@@ -631,7 +631,10 @@ tunnel_close_io (WsTunnel *self)
   if (self->io_closing || !self->attached)
     return;
   self->io_closing = TRUE;
+  /* Nothing more is read: what a peer sends while the batch goes out
+   * (up to the counter's bounded wait) stays in the socket. */
   ws_guard_input_stream_set_pass_func (self->guard, NULL, NULL);
+  g_input_stream_close (G_INPUT_STREAM (self->guard), NULL, NULL);
   g_output_stream_close_async (G_OUTPUT_STREAM (self->counter), G_PRIORITY_DEFAULT, NULL,
                                io_closed_cb, g_object_ref (self));
 }

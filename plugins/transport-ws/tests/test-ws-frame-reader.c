@@ -143,6 +143,7 @@ test_close_payloads (void)
     { (const guint8 *) "\x0b\xb8ok", 4, "control 8 4\nneed-more", 3000 },
     { (const guint8 *) "\x03\xf1\xff", 3, "error 1002\nneed-more", 0 },     /* reason not UTF-8 */
     { (const guint8 *) "\x03\xf3", 2, "control 8 2\nneed-more", 1011 },
+    { (const guint8 *) "\x0b\xb8o\0k", 5, "control 8 5\nneed-more", 3000 }, /* U+0000 is UTF-8 */
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -175,7 +176,8 @@ test_messages (void)
   put (wire, 0x00, "\xa9l", 2, TRUE);
   put (wire, 0x80, "lo", 2, TRUE);
   put (wire, 0x82, big, 300, TRUE);
-  check (wire, TRUE, 1000, "control 9 1\nmessage 1 6\nmessage 2 300\nneed-more");
+  put (wire, 0x81, "a\0b", 3, TRUE); /* U+0000 is UTF-8 */
+  check (wire, TRUE, 1000, "control 9 1\nmessage 1 6\nmessage 2 300\nmessage 1 3\nneed-more");
   got = read_all (wire, TRUE, 1000, FALSE, payloads);
   g_assert_cmpmem (g_bytes_get_data (payloads->pdata[1], NULL), 6, "h\xc3\xa9llo", 6);
   g_assert_cmpmem (g_bytes_get_data (payloads->pdata[2], NULL), 300, big, 300);

@@ -249,6 +249,63 @@ def check_websocket_abuse(d):
         tap.ok(rss_after - rss_before < 8 * 1024, "RSS grew by less than 8 MiB")
 
 
+def check_nul_is_utf8(d):
+    """U+0000 is UTF-8 (RFC 3629): a text message holding it is an ordinary
+    text violation, and a close reason holding it is a valid one."""
+    p = d.http_port
+    before = ws_m(d, "aero_ws_rx_dropped_total", reason="text")
+    with w.WsClient(H, p) as c:
+        c.send_frame(w.OP_TEXT, b"a\x00b")
+        c.send_tunnel(w.T_PING, b"alive")
+        got = c.recv_tunnel(5)
+    tap.ok(got == (w.T_PONG, b"alive")
+           and ws_m(d, "aero_ws_rx_dropped_total", reason="text") == before + 1,
+           "text 'a\\0b': a counted text violation, tunnel still open", str(got))
+    with w.WsClient(H, p) as c:
+        c.send_close(3000, b"o\x00k")
+        code, _, _, how = c.read_until_close(5, reply=False)
+    tap.ok(how == "close" and code == 3000, "close 3000 with reason 'o\\0k' answered with 3000",
+           f"{how} {code}")
+
+
+def check_flood_after_close(d):
+    """A peer that never reads, sends its close frame while the server still
+    has bytes for it, then floods: the server stops reading once it closes
+    (the socket's buffers fill and the peer's sends block), so its memory
+    does not follow the flood."""
+    def hwm():
+        with open(f"/proc/{d.pid}/status", encoding="ascii") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+    with w.WsClient(H, d.http_port, rcvbuf=4096) as c:
+        ping = w.encode_frame(w.OP_PING, b"x" * 125)
+        for _ in range(400):
+            c.send_raw(ping * 64)
+            time.sleep(0.01)
+            if ws_m(d, "aero_ws_send_backlog_bytes") > 0:
+                break
+        tap.ok(ws_m(d, "aero_ws_send_backlog_bytes") > 0,
+               "the server holds pongs it cannot write (the peer does not read)")
+        before = hwm()
+        c.send_close(1000)
+        chunk = w.encode_frame(w.OP_BINARY, w.tunnel(w.T_FRAME, b"z" * 1900)) * 512
+        sent = 0
+        end = time.monotonic() + 1.8
+        c.sock.settimeout(0.5)
+        try:
+            while time.monotonic() < end:
+                c.sock.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass
+        after = hwm()
+    tap.diag(f"flood after close: {sent >> 20} MiB sent; VmHWM {before} -> {after} KiB")
+    if w.sanitized(d.pid):
+        tap.skip("memory did not follow the flood after the close", "AddressSanitizer build")
+    else:
+        tap.ok(after - before < 16 * 1024, "memory did not follow the flood after the close",
+               f"grew by {(after - before) >> 10} MiB")
+
+
 def check_ping_flood(d):
     """WebSocket pings sent without ever reading: a pong is owed for each;
     the tunnel counts those bytes and cuts the peer off."""
@@ -291,6 +348,8 @@ def main():
                    "witness tunnel answered throughout", str(witness.failures[:3]))
             tap.check("flood", check_flood, d)
             tap.check("ping flood", check_ping_flood, d)
+            tap.check("NUL is UTF-8", check_nul_is_utf8, d)
+            tap.check("flood after close", check_flood_after_close, d)
             tap.ok(healthy(d), "/healthz answers after everything")
             tap.ok(wait_for(lambda: ws_m(d, "aero_ws_tunnels_active") == 0, 10),
                    "every tunnel closed in the end (active gauge back to 0)")
