@@ -264,7 +264,7 @@ tunnel_send (WsTunnel *self, GBytes *message)
 static void
 tunnel_write_close (WsTunnel *self, guint16 code, const char *reason)
 {
-  guint8 payload[2 + 123];
+  guint8 payload[2 + MAX_CLOSE_REASON];
   gsize len = 0;
 
   if (code != 0)
