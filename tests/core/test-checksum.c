@@ -182,6 +182,20 @@ wr32 (guint8 *p, guint32 v)
   wr16 (p + 2, v & 0xffff);
 }
 
+/* The addresses of round @round: all zero, all ones, then random. */
+static void
+pick_addresses (GRand *rng, guint round, guint8 *src, guint8 *dst, gsize len)
+{
+  if (round < 2)
+    {
+      memset (src, round == 0 ? 0 : 0xff, len);
+      memset (dst, round == 0 ? 0 : 0xff, len);
+      return;
+    }
+  fill_random (rng, src, len);
+  fill_random (rng, dst, len);
+}
+
 static void
 test_pseudo_ipv4 (void)
 {
@@ -196,21 +210,7 @@ test_pseudo_ipv4 (void)
           guint8 ph[12 + 1] = { 0 }, *at = ph + (round & 1); /* both alignments */
           guint8 src[4], dst[4];
 
-          if (round == 0)
-            {
-              memset (src, 0, 4);
-              memset (dst, 0, 4);
-            }
-          else if (round == 1)
-            {
-              memset (src, 0xff, 4);
-              memset (dst, 0xff, 4);
-            }
-          else
-            {
-              fill_random (rng, src, 4);
-              fill_random (rng, dst, 4);
-            }
+          pick_addresses (rng, round, src, dst, 4);
           memcpy (at, src, 4);
           memcpy (at + 4, dst, 4);
           at[8] = 0;
@@ -237,21 +237,7 @@ test_pseudo_ipv6 (void)
           guint8 ph[40 + 1] = { 0 }, *at = ph + (round & 1);
           guint8 src[16], dst[16];
 
-          if (round == 0)
-            {
-              memset (src, 0, 16);
-              memset (dst, 0, 16);
-            }
-          else if (round == 1)
-            {
-              memset (src, 0xff, 16);
-              memset (dst, 0xff, 16);
-            }
-          else
-            {
-              fill_random (rng, src, 16);
-              fill_random (rng, dst, 16);
-            }
+          pick_addresses (rng, round, src, dst, 16);
           memcpy (at, src, 16);
           memcpy (at + 16, dst, 16);
           wr32 (at + 32, (guint32) lens[l]);
