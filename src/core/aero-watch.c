@@ -26,6 +26,7 @@ typedef struct
   guint64 next_serial;   /* for watches and registrations alike; never reused */
   guint watches;
   guint dispatching;
+  gint64 polled_until; /* the ready time the last prepare slept towards; -1: none */
 } Reactor;
 
 struct _AeroWatch
@@ -117,19 +118,23 @@ heap_first (Reactor *r)
   return r->heap->len ? ((AeroWatch *) r->heap->pdata[0])->ready_time : -1;
 }
 
-/* The source's ready time follows the earliest watch. Outside a dispatch
- * it is only brought forward (GLib wakes the context on every change; one
- * that is too early costs a dispatch that finds nothing due); the end of
- * each dispatch sets it exactly. */
+/* The earliest ready time is read by the source's prepare and check, once
+ * per iteration: no g_source_set_ready_time(), which in GLib 2.74 writes
+ * the context's wake-up fd on every call (and the next poll() reads it
+ * back), even from the thread that runs the context. Only a change outside
+ * the thread that runs the context, which may be sleeping in poll() with an
+ * older timeout, wakes it. */
 static void
-sync_ready_time (Reactor *r, gboolean exact)
+wake_if_needed (Reactor *r)
 {
-  gint64 want = heap_first (r), have = g_source_get_ready_time (&r->source);
+  gint64 want = heap_first (r);
+  GMainContext *context;
 
-  if (r->dispatching > 0 || want == have)
+  if (r->dispatching > 0 || want < 0 || (r->polled_until >= 0 && want >= r->polled_until))
     return;
-  if (exact || have < 0 || (want >= 0 && want < have))
-    g_source_set_ready_time (&r->source, want);
+  context = g_source_get_context (&r->source);
+  if (context != NULL && !g_main_context_is_owner (context))
+    g_main_context_wakeup (context);
 }
 
 /* ---- the reactor ---------------------------------------------------------------- */
@@ -158,6 +163,39 @@ lookup (GHashTable *table, guint64 key)
 static void reactor_release (Reactor *r);
 
 static gboolean
+reactor_prepare (GSource *source, gint *timeout)
+{
+  Reactor *r = (Reactor *) source;
+  gint64 first = heap_first (r), now;
+
+  r->polled_until = first;
+  if (first < 0)
+    {
+      *timeout = -1;
+      return FALSE;
+    }
+  now = g_source_get_time (source);
+  if (first <= now)
+    {
+      *timeout = 0;
+      return TRUE;
+    }
+  /* Rounded up, as GLib does for ready times: never early. */
+  *timeout = (gint) MIN ((first - now + 999) / 1000, G_MAXINT);
+  return FALSE;
+}
+
+static gboolean
+reactor_check (GSource *source)
+{
+  Reactor *r = (Reactor *) source;
+  gint64 first = heap_first (r);
+
+  /* The epoll fd's readiness is GLib's to see (a unix fd of the source). */
+  return first >= 0 && first <= g_source_get_time (source);
+}
+
+static gboolean
 reactor_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
   Reactor *r = (Reactor *) source;
@@ -166,7 +204,6 @@ reactor_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   gint64 now;
   int n = 0;
 
-  /* The source's own ready time is set once, at the end. */
   r->dispatching++;
   /* Only when poll() saw the set ready: a dispatch for a ready time alone
    * costs no epoll_wait(). */
@@ -216,8 +253,6 @@ reactor_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   r->dispatching--;
   if (r->watches == 0)
     reactor_release (r); /* the last watch went meanwhile */
-  else
-    sync_ready_time (r, TRUE);
   return G_SOURCE_CONTINUE;
 }
 
@@ -235,6 +270,8 @@ reactor_finalize (GSource *source)
 }
 
 static GSourceFuncs reactor_funcs = {
+  .prepare = reactor_prepare,
+  .check = reactor_check,
   .dispatch = reactor_dispatch,
   .finalize = reactor_finalize,
 };
@@ -269,6 +306,7 @@ reactor_acquire (GMainContext *context)
       r->by_reg = g_hash_table_new (g_int64_hash, g_int64_equal);
       r->by_fd = g_hash_table_new (NULL, NULL);
       r->heap = g_ptr_array_new ();
+      r->polled_until = -1;
       g_source_set_static_name (&r->source, "aero watches");
       r->epfd_tag = g_source_add_unix_fd (&r->source, epfd, G_IO_IN);
       /* Nothing run from the dispatch iterates the context; without this
@@ -441,7 +479,7 @@ aero_watch_set_ready_time (AeroWatch *w, gint64 ready_time)
       heap_up (r, (guint) w->heap_index);
       heap_down (r, (guint) w->heap_index);
     }
-  sync_ready_time (r, FALSE);
+  wake_if_needed (r);
 }
 
 gint64

@@ -254,6 +254,87 @@ test_rearm_runs_next_dispatch (void)
   aero_watch_free (w);
 }
 
+/* The number of write() calls this process has made (/proc/self/io). */
+static guint64
+write_calls (void)
+{
+  g_autofree char *text = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents ("/proc/self/io", &text, NULL, NULL));
+  line = strstr (text, "syscw: ");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + 7, NULL, 10);
+}
+
+typedef struct
+{
+  guint left;
+  gint64 step;
+} Ticker;
+
+static void
+on_tick (AeroWatch *watch, GIOCondition revents, gpointer data)
+{
+  Ticker *t = data;
+
+  if (--t->left > 0)
+    aero_watch_set_ready_time (watch, g_get_monotonic_time () + t->step);
+}
+
+/* Re-arming from callbacks, the earliest ready time moving each time, costs
+ * the thread that runs the context no write: no wake-up of itself. */
+static void
+test_rearm_writes_nothing (void)
+{
+  Ticker t = { .left = 50, .step = 200 };
+  AeroWatch *w = aero_watch_new (NULL, on_tick, &t);
+  guint64 before;
+
+  aero_watch_set_ready_time (w, g_get_monotonic_time () + t.step);
+  before = write_calls ();
+  while (t.left > 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (write_calls () - before, ==, 0);
+  aero_watch_free (w);
+}
+
+static gboolean
+set_later (gpointer data)
+{
+  aero_watch_set_ready_time (data, g_get_monotonic_time () + 30 * 1000);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+flag_timeout (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* A ready time set from another source's callback is kept to: the loop
+ * does not sleep past it. */
+static void
+test_ready_time_from_other_source (void)
+{
+  Seen seen = { 0 };
+  AeroWatch *w = aero_watch_new (NULL, on_watch, &seen);
+  gboolean timed_out = FALSE;
+  guint guard = g_timeout_add_seconds (5, flag_timeout, &timed_out);
+  gint64 start = g_get_monotonic_time ();
+
+  g_idle_add (set_later, w);
+  while (seen.calls == 0 && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (timed_out);
+  g_assert_cmpuint (seen.calls, ==, 1);
+  g_assert_cmpint (seen.at - start, >=, 30 * 1000);
+  g_assert_cmpint (seen.at - start, <, 1000 * 1000);
+  g_source_remove (guard);
+  aero_watch_free (w);
+}
+
 static void
 test_free_from_callbacks (void)
 {
@@ -661,6 +742,8 @@ main (int argc, char **argv)
   g_test_add_func ("/watch/fd-out-and-hup", test_fd_out_and_hup);
   g_test_add_func ("/watch/ready-time-order", test_ready_time_order);
   g_test_add_func ("/watch/rearm-runs-next-dispatch", test_rearm_runs_next_dispatch);
+  g_test_add_func ("/watch/rearm-writes-nothing", test_rearm_writes_nothing);
+  g_test_add_func ("/watch/ready-time-from-other-source", test_ready_time_from_other_source);
   g_test_add_func ("/watch/free-from-callbacks", test_free_from_callbacks);
   g_test_add_func ("/watch/fd-reused-behind-back", test_fd_reused_behind_back);
   g_test_add_func ("/watch/fd-reopened-under-watch", test_fd_reopened_under_watch);
