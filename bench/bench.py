@@ -47,6 +47,7 @@ PLUGIN_PATH = ":".join(os.path.join(BUILD, "plugins", p)
 TOOLS = os.path.join(BENCH, ".build")
 RR = os.path.join(TOOLS, "rr")
 WSDHCP = os.path.join(TOOLS, "wsdhcp")
+WSFLOOR = os.path.join(TOOLS, "wsfloor")
 STATE_FILE = os.path.join(TOOLS, "state")
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -248,6 +249,19 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def cpu_seconds_fine(pid):
+    """CPU time of all PID's threads from /proc/PID/task/*/schedstat (ns),
+    for loads too short for clock ticks."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / 1e9
 
 
 def memory(pid):
@@ -858,40 +872,67 @@ def metric_value(body, name):
 
 def setup_bench(work, results, args):
     """Benchmark 5b: session set-up time (connect + WebSocket upgrade ->
-    DHCPACK), each scenario on a fresh server."""
+    DHCPACK), each scenario on a fresh server. Besides aero-netd, the same
+    load against wsfloor, the least a tunnel server can do per set-up (a
+    fixed 101 and canned DHCP answers, nothing else): the floor of the
+    set-up time on this machine with this load generator on the same cores.
+    Each entry also has the CPU each side spent per set-up."""
     scenarios = [
-        ("100 at once", 100, 100, None),
-        ("100 in flight", args.setup_count, 100, None),
-        ("1 in flight", max(50, args.setup_count // 5), 1, None),
+        ("100 at once", 100, 100),
+        ("100 in flight", args.setup_count, 100),
+        ("1 in flight", max(50, args.setup_count // 5), 1),
     ]
-    for label, count, conc, env in scenarios:
+    runs = [("aero-netd", sc) for sc in scenarios] + [("floor", sc) for sc in scenarios[:2]]
+    for server_kind, (label, count, conc) in runs:
         budget = min(args.setup_timeout, time_left() - 60)
         if budget < 10:
-            results["errors"].append(f"time budget: skipped set-up '{label}'")
+            results["errors"].append(f"time budget: skipped set-up '{label}' ({server_kind})")
             continue
-        log(f"set-up: {count} tunnels, {label}")
-        d = scale_server(work, f"aero-setup-{count}-{conc}", env_extra=env)
+        log(f"set-up: {count} tunnels, {label} ({server_kind})")
+        d = floor = None
         client = None
         try:
-            client = run_wsdhcp(d.http_port, count, conc, budget, hold=False)
+            if server_kind == "floor":
+                port = free_port()
+                floor = REG.spawn([WSFLOOR, str(port)], "wsfloor", preexec_fn=raise_nofile)
+                if not wait_listening(port):
+                    raise BenchError("wsfloor did not start")
+                server_pid = floor.pid
+            else:
+                d = scale_server(work, f"aero-setup-{count}-{conc}")
+                port, server_pid = d.http_port, d.pid
+            cpu0 = cpu_seconds_fine(server_pid)
+            ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            client = run_wsdhcp(port, count, conc, budget, hold=False)
             ready = read_json_line(client, budget + 30)
-            entry = {"scenario": label, "count": count, "in_flight": conc,
+            server_cpu = cpu_seconds_fine(server_pid) - cpu0
+            client.wait(10)
+            ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            client_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+            entry = {"scenario": label, "server": server_kind, "count": count, "in_flight": conc,
                      "opened": ready["opened"], "failed": ready["failed"],
                      "unfinished": ready["unfinished"], "elapsed_s": ready["elapsed_s"],
                      "rate_per_s": ready["rate_per_s"], "setup_ms": ready["setup_ms"],
                      "upgrade_ms": ready["upgrade_ms"], "lease_ms": ready.get("lease_ms"),
                      "first_failure": ready.get("first_failure"),
-                     "listen_backlog": listen_backlog(d.http_port)}
+                     "server_cpu_ms_per_setup": round(server_cpu * 1000 / count, 3),
+                     "client_cpu_ms_per_setup": round(client_cpu * 1000 / count, 3),
+                     "listen_backlog": listen_backlog(port)}
             results["setup"].append(entry)
             s = ready["setup_ms"] or {}
-            log(f"  opened {ready['opened']}/{count}: p50 {s.get('p50')} ms p99 {s.get('p99')} ms")
+            log(f"  opened {ready['opened']}/{count}: p50 {s.get('p50')} ms p99 {s.get('p99')} ms; "
+                f"CPU/set-up server {entry['server_cpu_ms_per_setup']} ms, "
+                f"wsdhcp {entry['client_cpu_ms_per_setup']} ms")
         except (BenchError, subprocess.SubprocessError, OSError, ValueError, KeyError) as e:
-            results["errors"].append(f"set-up '{label}': {e}")
+            results["errors"].append(f"set-up '{label}' ({server_kind}): {e}")
             log(f"  failed: {e}")
         finally:
             if client is not None:
                 REG.stop(client)
-            d.stop()
+            if floor is not None:
+                REG.stop(floor)
+            if d is not None:
+                d.stop()
 
 
 def listen_backlog(port):
@@ -1280,15 +1321,18 @@ def report(results):
     rows = []
     for e in results["setup"]:
         s, u, le = e["setup_ms"] or {}, e["upgrade_ms"] or {}, e.get("lease_ms") or {}
-        rows.append([e["scenario"], f"{e['opened']}/{e['count']}", fmt(s.get("p50")),
-                     fmt(s.get("p99")), fmt(s.get("max")), fmt(u.get("p99")),
+        rows.append([e.get("server", "aero-netd"), e["scenario"], f"{e['opened']}/{e['count']}",
+                     fmt(s.get("p50")), fmt(s.get("p99")), fmt(s.get("max")), fmt(u.get("p99")),
                      fmt(le.get("p50")), fmt(le.get("p99")),
-                     fmt(e["rate_per_s"], ".0f"), str(e.get("listen_backlog"))])
+                     fmt(e["rate_per_s"], ".0f"), fmt(e.get("server_cpu_ms_per_setup"), ".3f"),
+                     fmt(e.get("client_cpu_ms_per_setup"), ".3f"), str(e.get("listen_backlog"))])
     if rows:
         out += ["5b. Session set-up: connect + WebSocket upgrade -> DHCPACK (ms); "
-                "upgrade = connect -> 101, lease = 101 -> DHCPACK",
-                table(rows, ["scenario", "ok", "p50", "p99", "max", "upgrade p99", "lease p50",
-                             "lease p99", "per s", "backlog"]), ""]
+                "upgrade = connect -> 101, lease = 101 -> DHCPACK; floor = wsfloor, the least "
+                "a server can do; CPU ms per set-up of the server and of wsdhcp",
+                table(rows, ["server", "scenario", "ok", "p50", "p99", "max", "upgrade p99",
+                             "lease p50", "lease p99", "per s", "srv CPU", "gen CPU",
+                             "backlog"]), ""]
 
     rows = []
     for k, v in sorted(results.get("idle_memory_kib", {}).items()):
@@ -1387,12 +1431,21 @@ def targets(results):
         lines.append(f"  {verdict(e['opened'] >= 10000)} 10,000 concurrent sessions: "
                      f"{e['opened']} opened")
     for st in results["setup"]:
-        if st["in_flight"] != 100 or not st["setup_ms"]:
+        if st["in_flight"] != 100 or not st["setup_ms"] or st.get("server", "aero-netd") != "aero-netd":
             continue
         p99 = st["setup_ms"]["p99"]
         lines.append(f"  {verdict(p99 < 20 and st['opened'] == st['count'])} set-up p99 < 20 ms "
                      f"with 100 in flight ({st['count']} set-ups): {p99:.1f} ms "
                      f"({st['opened']}/{st['count']} opened)")
+        f = next((e for e in results["setup"] if e.get("server") == "floor"
+                  and e["scenario"] == st["scenario"] and e["setup_ms"]), None)
+        if f:
+            fp = f["setup_ms"]["p99"]
+            lines.append(f"         floor (wsfloor, the least a server can do): p99 {fp:.1f} ms"
+                         f"{' >= 20 ms: out of reach on this machine' if fp >= 20 else ''}; "
+                         f"CPU per set-up aero-netd {fmt(st.get('server_cpu_ms_per_setup'), '.3f')}"
+                         f" ms, floor {fmt(f.get('server_cpu_ms_per_setup'), '.3f')} ms, "
+                         f"load generator {fmt(st.get('client_cpu_ms_per_setup'), '.3f')} ms")
     return lines + [""]
 
 
