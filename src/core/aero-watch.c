@@ -130,7 +130,9 @@ wake_if_needed (Reactor *r)
   gint64 want = heap_first (r);
   GMainContext *context;
 
-  if (r->dispatching > 0 || want < 0 || (r->polled_until >= 0 && want >= r->polled_until))
+  /* Destroyed: its context was freed with watches still out. */
+  if (r->dispatching > 0 || want < 0 || (r->polled_until >= 0 && want >= r->polled_until)
+      || g_source_is_destroyed (&r->source))
     return;
   context = g_source_get_context (&r->source);
   if (context != NULL && !g_main_context_is_owner (context))
