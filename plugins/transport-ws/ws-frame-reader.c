@@ -64,12 +64,14 @@ fail (WsFrameReader *reader, WsFrameEvent *event, guint16 code, const char *why)
  * ws_frame_close_code_is_valid:
  * @code: a close code
  *
- * Returns: whether a peer may send @code in a close frame (RFC 6455 §7.4).
+ * Returns: whether a peer may send @code in a close frame (RFC 6455 §7.4,
+ * and the codes IANA's registry added since: 1012 service restart, 1013 try
+ * again later, 1014 bad gateway; 1015 is never sent).
  */
 gboolean
 ws_frame_close_code_is_valid (guint16 code)
 {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011)
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
          || (code >= 3000 && code <= 4999);
 }
 
@@ -191,13 +193,14 @@ ws_frame_reader_next (WsFrameReader *reader, WsFrameEvent *event)
           guint64 before = opcode == WS_OPCODE_CONTINUATION && reader->message
                                ? reader->message->len : 0;
 
-          if (reader->max_message > 0 && len > reader->max_message - MIN (before, reader->max_message))
-            return fail (reader, event, WS_CLOSE_TOO_BIG, "message above the largest message");
+          /* A frame out of order is refused as such, whatever its size. */
           if (opcode == WS_OPCODE_CONTINUATION && reader->message_opcode == 0)
             return fail (reader, event, WS_CLOSE_PROTOCOL_ERROR, "continuation without a message");
           if (opcode != WS_OPCODE_CONTINUATION && reader->message_opcode != 0)
             return fail (reader, event, WS_CLOSE_PROTOCOL_ERROR,
                          "new message inside a fragmented one");
+          if (reader->max_message > 0 && len > reader->max_message - MIN (before, reader->max_message))
+            return fail (reader, event, WS_CLOSE_TOO_BIG, "message above the largest message");
         }
       if (masked)
         at += 4;

@@ -136,11 +136,26 @@ trip (WsGuardInputStream *self, WsGuardTrip why, guint64 size)
     self->trip_func (self, why, size, self->func_data);
 }
 
-/* Whether a data frame is a binary message (or a part of one) to take out,
- * rather than to hand to the reader. Frames that break the rules (reserved
- * bits, masking, fragments out of order) go to the reader, which closes the
- * connection, and end the taking out; a new message while a binary one is
- * half gathered (which the reader could not see) trips the guard. */
+/* Whether the header of a data frame breaks RFC 6455 in a way the reader
+ * sees from the header alone (it refuses such a frame with 1002): reserved
+ * bits, masking, a reserved opcode, a length not in its shortest form (or
+ * with the top bit set), a continuation with no message begun, a new
+ * message inside a fragmented text one. */
+static gboolean
+data_frame_broken (WsGuardInputStream *self, const guint8 *h, guint8 opcode, guint64 len)
+{
+  guint8 field = h[1] & 0x7f;
+  gboolean masked = (h[1] & 0x80) != 0;
+
+  return (h[0] & 0x70) != 0 || masked != self->expect_masked || opcode > OPCODE_BINARY
+         || (field == 126 && len < 126)
+         || (field == 127 && (len <= G_MAXUINT16 || (len >> 63) != 0))
+         || (opcode == OPCODE_CONTINUATION && self->msg_kind == MSG_NONE)
+         || (opcode != OPCODE_CONTINUATION && self->msg_kind == MSG_TEXT);
+}
+
+/* A well-formed data frame: a binary message (or a part of one) to take
+ * out, or a text one for the reader. */
 static void
 decide_extract (WsGuardInputStream *self, const guint8 *h, guint8 opcode, gboolean fin,
                 guint64 len)
@@ -148,30 +163,9 @@ decide_extract (WsGuardInputStream *self, const guint8 *h, guint8 opcode, gboole
   gboolean masked = (h[1] & 0x80) != 0;
 
   self->extracting = FALSE;
-  if ((h[0] & 0x70) != 0 || masked != self->expect_masked || opcode > OPCODE_BINARY)
-    {
-      self->extract = FALSE;
-      return;
-    }
-  if (self->msg_kind == MSG_BINARY && opcode != OPCODE_CONTINUATION)
-    {
-      self->passing = FALSE;
-      trip (self, WS_GUARD_TRIP_BAD_FRAME, len);
-      return;
-    }
   if (opcode == OPCODE_TEXT || (opcode == OPCODE_CONTINUATION && self->msg_kind == MSG_TEXT))
     {
       self->msg_kind = fin ? MSG_NONE : MSG_TEXT;
-      return;
-    }
-  if (opcode == OPCODE_CONTINUATION && self->msg_kind == MSG_NONE)
-    {
-      self->extract = FALSE;
-      return;
-    }
-  if (opcode == OPCODE_BINARY && self->msg_kind == MSG_TEXT)
-    {
-      self->extract = FALSE;
       return;
     }
   /* A binary message starts or goes on. */
@@ -217,6 +211,10 @@ frame_done (WsGuardInputStream *self)
   if (!self->fin)
     return;
   message = g_byte_array_free_to_bytes (g_steal_pointer (&self->message));
+  /* In stream order: what the reader has yet to see came first, and may
+   * end the connection (a broken frame: nothing after it counts). */
+  if (self->pass_func && self->pass && self->pass->len > 0 && !self->stopped)
+    self->pass_func (self, self->pass_data);
   if (self->message_func && !self->stopped)
     self->message_func (self, message, self->func_data);
 }
@@ -250,6 +248,20 @@ header_complete (WsGuardInputStream *self)
     }
   else if (self->tripped)
     self->passing = FALSE;
+  else if (self->extract && self->msg_kind == MSG_BINARY && opcode != OPCODE_CONTINUATION)
+    {
+      /* A new message while a binary one is half gathered, which the
+       * reader never saw: it could not tell. */
+      self->passing = FALSE;
+      trip (self, WS_GUARD_TRIP_BAD_FRAME, len);
+    }
+  else if (self->extract && data_frame_broken (self, h, opcode, len))
+    {
+      /* Before its size counts: the reader refuses it on its header, and
+       * nothing more is taken out (the connection is closing). */
+      self->extract = FALSE;
+      self->passing = TRUE;
+    }
   else
     {
       /* Data frame: opcode 0 continues the message, others start one. */
@@ -280,7 +292,23 @@ header_complete (WsGuardInputStream *self)
   self->header_len = 0;
 }
 
-/* Moves what can be handed on from the read buffer into @out. */
+/* Hands @n bytes on: into @out, or with no @out onto self->pass. */
+static void
+hand_on (WsGuardInputStream *self, guint8 *out, gsize produced, const guint8 *src, gsize n)
+{
+  if (out != NULL)
+    memcpy (out + produced, src, n);
+  else
+    {
+      if (self->pass == NULL)
+        self->pass = g_byte_array_new ();
+      g_byte_array_append (self->pass, src, (guint) n);
+    }
+}
+
+/* Moves what can be handed on from the read buffer into @out, or (@out
+ * NULL) onto self->pass, where a binary message taken out meanwhile finds
+ * it (frame_done()). */
 static gsize
 produce (WsGuardInputStream *self, guint8 *out, gsize count)
 {
@@ -292,7 +320,7 @@ produce (WsGuardInputStream *self, guint8 *out, gsize count)
         {
           gsize n = MIN (self->emit_len - self->emit_pos, count - produced);
 
-          memcpy (out + produced, self->header + self->emit_pos, n);
+          hand_on (self, out, produced, self->header + self->emit_pos, n);
           self->emit_pos += n;
           produced += n;
           if (self->emit_pos == self->emit_len)
@@ -312,7 +340,7 @@ produce (WsGuardInputStream *self, guint8 *out, gsize count)
           else if (self->passing)
             {
               n = MIN (n, count - produced);
-              memcpy (out + produced, self->buffer + self->start, n);
+              hand_on (self, out, produced, self->buffer + self->start, n);
               produced += n;
             }
           else
@@ -453,18 +481,9 @@ read_passed (WsGuardInputStream *self, guint8 *buffer, gsize count, GError **err
 static void
 pump_buffer (WsGuardInputStream *self)
 {
-  guint8 out[4096];
-
   while (!self->stopped && (self->start < self->end || self->emit_pos < self->emit_len))
-    {
-      gsize n = produce (self, out, sizeof out);
-
-      if (n == 0)
-        break;
-      if (self->pass == NULL)
-        self->pass = g_byte_array_new ();
-      g_byte_array_append (self->pass, out, (guint) n);
-    }
+    if (produce (self, NULL, G_MAXSIZE) == 0)
+      break;
 }
 
 static gboolean drive (WsGuardInputStream *self);
@@ -954,8 +973,10 @@ ws_guard_input_stream_start_messages (WsGuardInputStream *self, WsGuardMessageFu
  * With a pass function, what the guard leaves after
  * ws_guard_input_stream_start_messages() (control frames, text messages,
  * frames that break the rules, the end of the stream or a read error)
- * is announced by a call to @func at the end of the guard's read, instead
- * of by a reader's source: @func reads it with
+ * is announced by a call to @func at the end of the guard's read, and
+ * before a binary message that follows it in the stream (which is dropped
+ * if @func closes the connection), instead of by a reader's source: @func
+ * reads it with
  * g_pollable_input_stream_read_nonblocking() until that would block, and
  * may close the connection. No GSource is attached for it.
  */

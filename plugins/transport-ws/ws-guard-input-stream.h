@@ -100,7 +100,9 @@ typedef void (*WsGuardMessageFunc) (WsGuardInputStream *stream, GBytes *message,
  * @stream: the guard
  * @user_data: data given to ws_guard_input_stream_set_pass_func()
  *
- * The guard has left something to read (ws_guard_input_stream_set_pass_func()).
+ * The guard has left something to read (ws_guard_input_stream_set_pass_func()):
+ * called at the end of the guard's read, and before a binary message that
+ * follows what it left in the stream.
  */
 typedef void (*WsGuardPassFunc) (WsGuardInputStream *stream, gpointer user_data);
 

@@ -238,6 +238,17 @@ test_broken_sequences (void)
   put (huge, 0x02, p126, 126, FALSE);
   put (huge, 0x00, p126, 126, FALSE);
   check (huge, FALSE, 200, "error 1009\nneed-more");
+  /* Out of order is refused as such, however large the frame says it is:
+   * a continuation with no message, and a new message inside one. */
+  g_byte_array_set_size (huge, 0);
+  h[0] = 0x80;
+  g_byte_array_append (huge, h, sizeof h);
+  check (huge, FALSE, 1000, "error 1002\nneed-more");
+  g_byte_array_set_size (huge, 0);
+  put (huge, 0x02, "a", 1, FALSE);
+  h[0] = 0x82;
+  g_byte_array_append (huge, h, sizeof h);
+  check (huge, FALSE, 1000, "error 1002\nneed-more");
 }
 
 static void
@@ -250,6 +261,9 @@ test_close_codes (void)
   g_assert_false (ws_frame_close_code_is_valid (1006));
   g_assert_true (ws_frame_close_code_is_valid (1007));
   g_assert_true (ws_frame_close_code_is_valid (1011));
+  g_assert_true (ws_frame_close_code_is_valid (1012)); /* service restart */
+  g_assert_true (ws_frame_close_code_is_valid (1013)); /* try again later */
+  g_assert_true (ws_frame_close_code_is_valid (1014)); /* bad gateway */
   g_assert_false (ws_frame_close_code_is_valid (1015));
   g_assert_false (ws_frame_close_code_is_valid (2999));
   g_assert_true (ws_frame_close_code_is_valid (4999));

@@ -2,7 +2,8 @@
 """transport-ws against hostile clients: every kind of bad tunnel message
 (too short, bad magic, bad version, oversized, random bytes, text), floods
 of them from several tunnels at once, WebSocket-level abuse (unmasked
-frames, bad control frames, endless fragments, ping floods, a 1 GiB frame
+frames, bad control frames, lengths not in their shortest form, frames
+after a framing error, endless fragments, ping floods, a 1 GiB frame
 header). The daemon must never crash or stall: a witness tunnel keeps
 getting its PONGs within a deadline during and after, /healthz answers,
 each drop is counted by reason, and repeated violations close a tunnel
@@ -335,6 +336,55 @@ def check_ping_flood(d):
         tap.ok(rss_after - rss_before < 16 * 1024, "RSS grew by less than 16 MiB")
 
 
+def masked_frame(b0, len_field, ext, payload):
+    """A masked frame with its length field written as given (ext: the
+    extended length bytes), e.g. not in its shortest form."""
+    key = os.urandom(4)
+    return bytes([b0, 0x80 | len_field]) + ext + key + bytes(
+        b ^ key[i & 3] for i, b in enumerate(payload))
+
+
+def check_length_forms(d):
+    """RFC 6455 5.2: a length in the shortest form, the 64-bit one with its
+    top bit clear; a frame out of order is refused as such, whatever its
+    size: 1002, and the message is not processed."""
+    body = w.tunnel(w.T_PING, b"nm")
+    cases = [
+        ("binary message with its length in the 16-bit field",
+         masked_frame(0x82, 126, struct.pack(">H", len(body)), body)),
+        ("binary message with its length in the 64-bit field",
+         masked_frame(0x82, 127, struct.pack(">Q", len(body)), body)),
+        ("64-bit length with the top bit set", b"\x82\xff\x80" + b"\x00" * 7 + os.urandom(4)),
+        ("continuation without a message, 3000 bytes announced",
+         w.encode_frame(w.OP_CONT, b"", length_override=3000)),
+    ]
+    for name, frame in cases:
+        with w.WsClient(H, d.http_port) as c:
+            c.send_raw(frame)
+            code, _, seen, how = c.read_until_close(3)
+        tap.ok(how == "close" and code == 1002 and not seen, f"{name}: close 1002, not processed",
+               f"{how} {code} {seen}")
+
+
+def check_nothing_after_a_framing_error(d):
+    """RFC 6455 7.1.7: once the connection is failed, nothing after the bad
+    frame is processed, although it arrives in the same read."""
+    bad = {
+        "ping with RSV1": w.encode_frame(w.OP_PING, b"x", rsv=4),
+        "unmasked ping": w.encode_frame(w.OP_PING, b"x", mask=False),
+        "reserved control opcode 0xB": w.encode_frame(0xB, b"x"),
+        "text not UTF-8": w.encode_frame(w.OP_TEXT, b"\xff\xfe"),
+    }
+    after = w.encode_frame(w.OP_BINARY, w.tunnel(w.T_PING, b"after"))
+    for name, frame in bad.items():
+        with w.WsClient(H, d.http_port) as c:
+            c.send_raw(frame + after)
+            code, _, seen, how = c.read_until_close(3)
+        tap.ok(how == "close" and code in (1002, 1007) and not seen,
+               f"{name}, then a tunnel PING in the same segment: the PING is not answered",
+               f"{how} {code} answered={seen}")
+
+
 def main():
     with aerotest.TempDir() as tmp:
         port = aerotest.free_port()
@@ -343,6 +393,8 @@ def main():
             tap.check("each violation", check_each_violation, d)
             tap.check("violations close", check_violations_close, d)
             tap.check("WebSocket abuse", check_websocket_abuse, d)
+            tap.check("length forms", check_length_forms, d)
+            tap.check("nothing after a framing error", check_nothing_after_a_framing_error, d)
             witness.stop()
             tap.ok(not witness.failures and witness.rtts,
                    "witness tunnel answered throughout", str(witness.failures[:3]))
