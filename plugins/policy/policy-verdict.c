@@ -80,8 +80,12 @@ policy_verdict_is_service (const PolicyConfig *config, const AeroFlow *flow)
 
   if (address_in_exact (config->dns_addresses, flow->family, flow->destination))
     return is_icmp (flow) || ((udp || tcp) && flow->port == 53);
+  /* The stack answers DHCP on the gateway itself, DHCPv4 on its IPv4
+   * address and DHCPv6 on its IPv6 one; the other way round it would pass
+   * the datagram on (to the host's loopback with host-loopback = true). */
   if (address_in_exact (config->gateways, flow->family, flow->destination))
-    return is_icmp (flow) || (udp && (flow->port == 67 || flow->port == 547));
+    return is_icmp (flow)
+           || (udp && flow->port == (flow->family == G_SOCKET_FAMILY_IPV4 ? 67 : 547));
   if (udp && flow->port == 67 && is_limited_broadcast (flow))
     return TRUE;
   if (udp && flow->port == 547 && is_dhcpv6_multicast (flow))

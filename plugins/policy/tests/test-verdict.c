@@ -288,6 +288,11 @@ static const FlowCase flow_cases[] = {
   { "default", "tcp", "10.0.2.2", 22, "private" },
   { "default", "tcp", "10.0.2.2", 80, "private" },
   { "default", "udp", "10.0.2.2", 53, "private" },
+  /* DHCPv6 is the IPv6 gateway's, DHCPv4 the IPv4 one's: crossed, the stack
+   * would pass the datagram on (to the host's loopback). */
+  { "default", "udp", "10.0.2.2", 547, "private" },
+  { "default", "udp", "fd00::2", 547, "service" },
+  { "default", "udp", "fd00::2", 67, "private" },
   { "default", "udp", "255.255.255.255", 67, "service" },
   { "default", "udp", "255.255.255.255", 68, "broadcast" },
   { "default", "udp", "ff02::1:2", 547, "service" },
