@@ -15,7 +15,8 @@
 struct _AeroFlowTable
 {
   GHashTable *entries; /* AeroFlowKey* (inside the entry) → AeroFlowEntry* */
-  GQueue lru;          /* head: least recently used */
+  GQueue held;         /* open counted TCP/UDP flows; head: least recently used */
+  GQueue evictable;    /* the rest; head: least recently used */
   guint max_entries;
   gint64 tcp_idle_us;
   gint64 udp_idle_us;
@@ -47,7 +48,8 @@ aero_flow_table_new (guint max_entries, guint64 tcp_idle_ms, guint64 udp_idle_ms
   AeroFlowTable *self = g_new0 (AeroFlowTable, 1);
 
   self->entries = g_hash_table_new (key_hash, key_equal);
-  g_queue_init (&self->lru);
+  g_queue_init (&self->held);
+  g_queue_init (&self->evictable);
   self->max_entries = MAX (max_entries, 1);
   self->tcp_idle_us = (gint64) MIN (tcp_idle_ms, G_MAXINT64 / 1000 / 2) * 1000;
   self->udp_idle_us = (gint64) MIN (udp_idle_ms, G_MAXINT64 / 1000 / 2) * 1000;
@@ -63,7 +65,12 @@ aero_flow_table_free (AeroFlowTable *table)
 
   if (table == NULL)
     return;
-  for (l = table->lru.head; l; l = next)
+  for (l = table->held.head; l; l = next)
+    {
+      next = l->next;
+      g_free (l->data);
+    }
+  for (l = table->evictable.head; l; l = next)
     {
       next = l->next;
       g_free (l->data);
@@ -76,6 +83,27 @@ AeroFlowEntry *
 aero_flow_table_lookup (AeroFlowTable *table, const AeroFlowKey *key)
 {
   return g_hash_table_lookup (table->entries, key);
+}
+
+static GQueue *
+list_of (AeroFlowTable *table, AeroFlowEntry *entry)
+{
+  return entry->held ? &table->held : &table->evictable;
+}
+
+/* Puts ENTRY at the tail of the list its state calls for. */
+static void
+place (AeroFlowTable *table, AeroFlowEntry *entry)
+{
+  gboolean held = entry->counted && entry->state != AERO_FLOW_STATE_CLOSED
+                  && (entry->key.protocol == AERO_IPPROTO_TCP
+                      || entry->key.protocol == AERO_IPPROTO_UDP);
+
+  if (entry->link.data != NULL)
+    g_queue_unlink (list_of (table, entry), &entry->link);
+  entry->held = held;
+  entry->link.data = entry;
+  g_queue_push_tail_link (list_of (table, entry), &entry->link);
 }
 
 static void
@@ -93,9 +121,17 @@ void
 aero_flow_table_remove (AeroFlowTable *table, AeroFlowEntry *entry)
 {
   g_hash_table_remove (table->entries, &entry->key);
-  g_queue_unlink (&table->lru, &entry->link);
+  g_queue_unlink (list_of (table, entry), &entry->link);
   report (table, entry);
   g_free (entry);
+}
+
+gboolean
+aero_flow_table_make_room (AeroFlowTable *table)
+{
+  while (g_hash_table_size (table->entries) >= table->max_entries && table->evictable.head)
+    aero_flow_table_remove (table, table->evictable.head->data);
+  return g_hash_table_size (table->entries) < table->max_entries;
 }
 
 AeroFlowEntry *
@@ -104,9 +140,7 @@ aero_flow_table_insert (AeroFlowTable *table, const AeroFlowKey *key, const Aero
 {
   AeroFlowEntry *entry;
 
-  while (g_hash_table_size (table->entries) >= table->max_entries && table->lru.head)
-    aero_flow_table_remove (table, table->lru.head->data);
-
+  aero_flow_table_make_room (table);
   entry = g_new0 (AeroFlowEntry, 1);
   entry->key = *key;
   if (flow)
@@ -114,8 +148,7 @@ aero_flow_table_insert (AeroFlowTable *table, const AeroFlowKey *key, const Aero
   entry->state = state;
   entry->counted = counted;
   entry->last_us = now_us;
-  entry->link.data = entry;
-  g_queue_push_tail_link (&table->lru, &entry->link);
+  place (table, entry);
   g_hash_table_insert (table->entries, &entry->key, entry);
   return entry;
 }
@@ -125,11 +158,8 @@ aero_flow_table_touch (AeroFlowTable *table, AeroFlowEntry *entry, gint64 now_us
 {
   if (entry->state != AERO_FLOW_STATE_CLOSED)
     entry->last_us = now_us;
-  if (table->lru.tail != &entry->link)
-    {
-      g_queue_unlink (&table->lru, &entry->link);
-      g_queue_push_tail_link (&table->lru, &entry->link);
-    }
+  if (list_of (table, entry)->tail != &entry->link)
+    place (table, entry);
 }
 
 void
@@ -140,6 +170,38 @@ aero_flow_table_close (AeroFlowTable *table, AeroFlowEntry *entry, gint64 now_us
   entry->state = AERO_FLOW_STATE_CLOSED;
   entry->last_us = now_us;
   report (table, entry);
+  place (table, entry);
+}
+
+void
+aero_flow_entry_track_tcp (AeroFlowEntry *entry, gboolean to_guest, guint32 seq,
+                           guint32 seg_len, guint32 ack, guint16 window, gboolean has_ack)
+{
+  if (to_guest)
+    {
+      if (!has_ack)
+        return;
+      entry->stack_ack = ack;
+      entry->stack_right = ack + window;
+      entry->stack_ack_known = TRUE;
+      return;
+    }
+  /* The furthest the guest has sent (a retransmission does not go back). */
+  if (!entry->guest_seq_known || (gint32) (seq + seg_len - entry->guest_next) > 0)
+    entry->guest_next = seq + seg_len;
+  entry->guest_seq_known = TRUE;
+}
+
+gboolean
+aero_flow_entry_reset_is_valid (const AeroFlowEntry *entry, guint32 seq)
+{
+  if (!entry->guest_seq_known || seq != entry->guest_next)
+    return FALSE;
+  /* Before the stack's first answer its window starts at the guest's next
+   * sequence number; after it, the reset must fall inside the window the
+   * stack last advertised (whose right edge never moves back). */
+  return !entry->stack_ack_known
+         || (guint32) (seq - entry->stack_ack) <= (guint32) (entry->stack_right - entry->stack_ack);
 }
 
 static gint64
@@ -163,15 +225,20 @@ timeout_of (AeroFlowTable *table, const AeroFlowEntry *entry)
 guint
 aero_flow_table_expire (AeroFlowTable *table, gint64 now_us)
 {
-  GList *l, *next;
+  GQueue *lists[] = { &table->held, &table->evictable };
 
-  for (l = table->lru.head; l; l = next)
+  for (guint i = 0; i < G_N_ELEMENTS (lists); i++)
     {
-      AeroFlowEntry *entry = l->data;
+      GList *l, *next;
 
-      next = l->next;
-      if (now_us - entry->last_us >= timeout_of (table, entry))
-        aero_flow_table_remove (table, entry);
+      for (l = lists[i]->head; l; l = next)
+        {
+          AeroFlowEntry *entry = l->data;
+
+          next = l->next;
+          if (now_us - entry->last_us >= timeout_of (table, entry))
+            aero_flow_table_remove (table, entry);
+        }
     }
   return g_hash_table_size (table->entries);
 }

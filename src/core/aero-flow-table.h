@@ -3,12 +3,16 @@
  *
  * A flow is keyed by family, protocol, guest address and port, remote
  * address and port (ICMP echo: the identifier as both ports), always in
- * the guest's orientation. The table is bounded: inserting into a full
- * table evicts the least recently used entry. An entry the policy allowed
- * ("counted") is reported through the closed callback exactly once: when
- * it closes (TCP FIN both ways or a reset), expires or is evicted; never
- * when the table is freed, which happens when the session is gone. Closed
- * TCP entries linger a few seconds so that trailing segments still pass. */
+ * the guest's orientation. The table is bounded. An open TCP or UDP flow
+ * the policy allowed ("counted") holds a socket in the stack, and its
+ * count is what the policy's limits are about: it is never evicted, only
+ * closed or expired. Other entries (closed, not counted, ICMP echo) are
+ * evicted least recently used first to make room; when only held flows
+ * are left there is no room (aero_flow_table_make_room()). A counted entry
+ * is reported through the closed callback exactly once: when it closes
+ * (TCP FIN both ways or a reset), expires or is evicted; never when the
+ * table is freed, which happens when the session is gone. Closed TCP
+ * entries linger a few seconds so that trailing segments still pass. */
 #pragma once
 
 #include "aero-net/aero-policy.h"
@@ -37,8 +41,16 @@ typedef struct {
   gboolean counted;     /* allowed by the policy: report when closed */
   gboolean fin_from_guest;
   gboolean fin_to_guest;
+  /* TCP: what a reset from the guest must match for the stack to take it
+   * (aero_flow_entry_reset_is_valid()). */
+  gboolean guest_seq_known;
+  gboolean stack_ack_known;
+  guint32 guest_next;   /* the guest's next sequence number */
+  guint32 stack_ack;    /* the stack's last acknowledgement to the guest */
+  guint32 stack_right;  /* ... plus its window */
   gint64 last_us;       /* last packet, or when it closed */
-  GList link;           /* in the LRU list; data points to the entry */
+  gboolean held;        /* in the held list (never evicted), else in the evictable one */
+  GList link;           /* in its LRU list; data points to the entry */
 } AeroFlowEntry;
 
 typedef void (*AeroFlowClosedFunc) (const AeroFlow *flow, gpointer user_data);
@@ -52,8 +64,12 @@ void aero_flow_table_free (AeroFlowTable *table);
 
 AeroFlowEntry *aero_flow_table_lookup (AeroFlowTable *table, const AeroFlowKey *key);
 
-/* Adds an entry for KEY (which must not be there), evicting the least
- * recently used entry when the table is full. */
+/* Evicts least recently used entries that are not held until the table
+ * has room for one more; FALSE when it is full of held flows. */
+gboolean aero_flow_table_make_room (AeroFlowTable *table);
+
+/* Adds an entry for KEY (which must not be there), after
+ * aero_flow_table_make_room() (which it calls again). */
 AeroFlowEntry *aero_flow_table_insert (AeroFlowTable *table, const AeroFlowKey *key,
                                        const AeroFlow *flow, AeroFlowState state,
                                        gboolean counted, gint64 now_us);
@@ -66,6 +82,18 @@ void aero_flow_table_close (AeroFlowTable *table, AeroFlowEntry *entry, gint64 n
 
 /* Removes ENTRY (reporting it first if it was still open). */
 void aero_flow_table_remove (AeroFlowTable *table, AeroFlowEntry *entry);
+
+/* TCP: the guest sent PKT's segment (SEQ, payload length SEG_LEN counting
+ * SYN and FIN) on ENTRY, or the stack acknowledged ACK with window WINDOW
+ * (TO_GUEST). */
+void aero_flow_entry_track_tcp (AeroFlowEntry *entry, gboolean to_guest, guint32 seq,
+                                guint32 seg_len, guint32 ack, guint16 window, gboolean has_ack);
+
+/* Whether a reset from the guest with sequence number SEQ is one the stack
+ * certainly takes (it closes its connection): at the guest's next sequence
+ * number, inside the window the stack last advertised. A reset the stack
+ * may ignore must not make the flow stop counting. */
+gboolean aero_flow_entry_reset_is_valid (const AeroFlowEntry *entry, guint32 seq);
 
 /* Removes idle and lingering entries; returns how many are left. */
 guint aero_flow_table_expire (AeroFlowTable *table, gint64 now_us);

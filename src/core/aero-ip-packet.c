@@ -94,6 +94,7 @@ parse_l4 (AeroIpPacket *pkt)
       pkt->dport = rd16 (l4 + 2);
       pkt->tcp_seq = rd32 (l4 + 4);
       pkt->tcp_ack = rd32 (l4 + 8);
+      pkt->tcp_window = rd16 (l4 + 14);
       pkt->l4_header_len = (gsize) (l4[12] >> 4) * 4;
       pkt->tcp_flags = l4[13];
       if (pkt->l4_header_len < 20 || pkt->l4_header_len > avail)

@@ -47,6 +47,7 @@ typedef struct {
   guint8 tcp_flags;
   guint32 tcp_seq;
   guint32 tcp_ack;
+  guint16 tcp_window;
   gsize l4_header_len;    /* TCP: data offset; UDP/ICMP: 8 */
   guint8 icmp_type;
   guint8 icmp_code;

@@ -29,6 +29,7 @@ struct _AeroPolicyFilter
   AeroPolicyOptions options;
   AeroFlowTable *flows;
   guint sweep_timer;
+  gboolean warned_full; /* the table was full once: said in the log */
 };
 
 static void aero_policy_filter_iface_init (AeroFilterInterface *iface);
@@ -159,6 +160,38 @@ log_dropped (AeroPolicyFilter *self, const char *what)
                   "MESSAGE", "frame dropped: %s", what);
 }
 
+/* Whether the flow table has room for a new flow: it may be full of open
+ * flows that hold sockets in the stack, which are never forgotten to make
+ * room (their count is what the policy's limits are about). */
+static gboolean
+room_for_flow (AeroPolicyFilter *self)
+{
+  if (aero_flow_table_make_room (self->flows))
+    return TRUE;
+  if (!self->warned_full)
+    {
+      char max[16];
+
+      self->warned_full = TRUE;
+      g_snprintf (max, sizeof max, "%u", self->options.max_flows);
+      AERO_LOG_WARNING (COMPONENT, "session", aero_session_get_id (self->session), "reason",
+                        "flow_table_full", "max_flows", max, "MESSAGE",
+                        "flow table full (%u open flows): new flows of this session are refused "
+                        "until some close",
+                        self->options.max_flows);
+    }
+  log_dropped (self, "flow_table_full");
+  return FALSE;
+}
+
+/* The sequence space a TCP segment takes: its payload, SYN and FIN. */
+static guint32
+tcp_segment_length (const AeroIpPacket *pkt)
+{
+  return (guint32) (pkt->end - pkt->l4 - pkt->l4_header_len)
+         + ((pkt->tcp_flags & AERO_TCP_SYN) ? 1 : 0) + ((pkt->tcp_flags & AERO_TCP_FIN) ? 1 : 0);
+}
+
 /* ---- DNS ------------------------------------------------------------------ */
 
 static AeroFilterVerdict
@@ -265,9 +298,16 @@ tcp_from_guest (AeroPolicyFilter *self, const AeroIpPacket *pkt, gint64 now)
 
       if (entry)
         aero_flow_table_remove (self->flows, entry);
+      if (!room_for_flow (self))
+        {
+          send_to_guest (self, aero_ip_packet_build_rst (pkt));
+          return AERO_FILTER_DROP;
+        }
       if (!flow_allowed (self, pkt, &flow))
         return AERO_FILTER_DROP;
-      add_flow (self, &key, &flow, AERO_FLOW_STATE_OPENING, TRUE, now);
+      entry = add_flow (self, &key, &flow, AERO_FLOW_STATE_OPENING, TRUE, now);
+      aero_flow_entry_track_tcp (entry, FALSE, pkt->tcp_seq, tcp_segment_length (pkt), 0, 0,
+                                 FALSE);
       return AERO_FILTER_PASS;
     }
   if (entry == NULL)
@@ -283,8 +323,18 @@ tcp_from_guest (AeroPolicyFilter *self, const AeroIpPacket *pkt, gint64 now)
     }
   aero_flow_table_touch (self->flows, entry, now);
   if (pkt->tcp_flags & AERO_TCP_RST)
-    aero_flow_table_close (self->flows, entry, now);
-  else if (pkt->tcp_flags & AERO_TCP_FIN)
+    {
+      /* Passed on either way; but one the stack may ignore (libslirp drops
+       * a reset outside its window) would let the flow stop counting while
+       * its socket stays open. */
+      if (aero_flow_entry_reset_is_valid (entry, pkt->tcp_seq))
+        aero_flow_table_close (self->flows, entry, now);
+      else
+        log_dropped (self, "tcp_reset_not_taken");
+      return AERO_FILTER_PASS;
+    }
+  aero_flow_entry_track_tcp (entry, FALSE, pkt->tcp_seq, tcp_segment_length (pkt), 0, 0, FALSE);
+  if (pkt->tcp_flags & AERO_TCP_FIN)
     {
       entry->fin_from_guest = TRUE;
       if (entry->fin_to_guest)
@@ -312,7 +362,7 @@ udp_from_guest (AeroPolicyFilter *self, const AeroIpPacket *pkt, gint64 now)
     {
       AeroFlow flow;
 
-      if (!flow_allowed (self, pkt, &flow))
+      if (!room_for_flow (self) || !flow_allowed (self, pkt, &flow))
         return AERO_FILTER_DROP;
       add_flow (self, &key, &flow, AERO_FLOW_STATE_OPEN, TRUE, now);
     }
@@ -346,7 +396,7 @@ icmp_from_guest (AeroPolicyFilter *self, const AeroIpPacket *pkt, gint64 now)
       aero_flow_table_touch (self->flows, entry, now);
       return AERO_FILTER_PASS;
     }
-  if (!flow_allowed (self, pkt, &flow))
+  if (!room_for_flow (self) || !flow_allowed (self, pkt, &flow))
     return AERO_FILTER_DROP;
   add_flow (self, &key, &flow, AERO_FLOW_STATE_OPEN, TRUE, now);
   return AERO_FILTER_PASS;
@@ -417,11 +467,14 @@ tcp_to_guest (AeroPolicyFilter *self, const AeroIpPacket *pkt, gint64 now)
     {
       /* A connection the stack opens towards the guest is not judged, but
        * tracked so that the guest's answers pass. */
-      if ((pkt->tcp_flags & (AERO_TCP_SYN | AERO_TCP_ACK | AERO_TCP_RST)) == AERO_TCP_SYN)
+      if ((pkt->tcp_flags & (AERO_TCP_SYN | AERO_TCP_ACK | AERO_TCP_RST)) == AERO_TCP_SYN
+          && aero_flow_table_make_room (self->flows))
         add_flow (self, &key, NULL, AERO_FLOW_STATE_OPENING, FALSE, now);
       return;
     }
   aero_flow_table_touch (self->flows, entry, now);
+  aero_flow_entry_track_tcp (entry, TRUE, 0, 0, pkt->tcp_ack, pkt->tcp_window,
+                             (pkt->tcp_flags & AERO_TCP_ACK) != 0);
   if (pkt->tcp_flags & AERO_TCP_RST)
     aero_flow_table_close (self->flows, entry, now);
   else

@@ -42,6 +42,7 @@ def transports():
         "fps": {"frames-per-second": "20", "frames-burst": "20"},
         "bps": {"bytes-per-second": "1k"},
         "quiet": {"log-rate": "2/min"},
+        "fill": {"max-tcp-flows": "2", "max-udp-flows": "1", "new-flows-per-second": "0"},
     }
 
 
@@ -185,7 +186,8 @@ def test_allowed_and_tracked(tap, g):
     ack = pf.tcp_frame(GIP, "93.184.216.34", 41000, 80, seq=101, ack=1, flags=0x10,
                        payload=b"GET / HTTP/1.0\r\n\r\n")
     tap.ok(g.reflected(ack), "later segments of an open flow pass")
-    rst = pf.tcp_frame(GIP, "93.184.216.34", 41000, 80, seq=120, flags=0x04)
+    # 101 + 18 bytes of payload: the reset comes at the guest's next sequence number.
+    rst = pf.tcp_frame(GIP, "93.184.216.34", 41000, 80, seq=119, flags=0x04)
     tap.ok(g.reflected(rst), "the guest's reset passes and closes the flow")
     tap.ok(g.reflected(pf.tcp_frame(GIP, "198.51.100.7", 41001, 8000)),
            "an allow rule opens a documentation address on its port")
@@ -206,6 +208,13 @@ def test_flow_limits(tap, g, server):
     tap.ok(all(opened), "max-tcp-flows = 3: three SYNs pass")
     f, t = g.ask(pf.tcp_frame(GIP, "93.184.216.34", 42003, 443, seq=50), lambda f: f.is_tcp(0x14))
     tap.ok(f is not None and f.ack == 51, f"the fourth is answered with a reset ({t * 1000:.1f} ms)")
+    # A reset the stack would ignore (out of sequence: libslirp drops one
+    # outside its window and keeps the host connection) is passed on but
+    # does not free the flow's place.
+    tap.ok(g.reflected(pf.tcp_frame(GIP, "93.184.216.34", 42000, 443, seq=0x40000002,
+                                    flags=0x04)), "an out-of-sequence reset passes on")
+    f, _ = g.ask(pf.tcp_frame(GIP, "93.184.216.34", 42005, 443, seq=1), lambda f: f.is_tcp(0x14))
+    tap.ok(f is not None, "... and frees no place: a new flow is still reset")
     g.send_frame(pf.tcp_frame(GIP, "93.184.216.34", 42000, 443, seq=2, flags=0x04))
     g.frames_for(0.3)
     tap.ok(g.reflected(pf.tcp_frame(GIP, "93.184.216.34", 42004, 443, seq=1), timeout=0.5),
@@ -359,6 +368,26 @@ def test_new_flow_rate(tap, strict, server):
     tap.ok(strict.frames_for(0.5) == [], "udp-refusal = drop: a refused datagram gets nothing")
 
 
+def test_table_full(tap, ports, server):
+    """The flow table (4096 entries here) filled with ICMP echo flows, which
+    the policy does not limit: the open TCP flows, whose count is what
+    max-tcp-flows is about, are not forgotten to make room."""
+    with Guest(ports["fill"]) as q:
+        opened = [q.reflected(pf.tcp_frame(GIP, "93.184.216.34", 47000 + i, 443, seq=1),
+                              timeout=0.5) for i in range(2)]
+        tap.ok(all(opened), "max-tcp-flows = 2: two SYNs pass")
+        for i in range(4200):
+            q.send_frame(pf.icmp_echo_frame(GIP, "93.184.216.34", ident=i, seq=1))
+        q.frames_for(0.5)
+        f, _ = q.ask(pf.tcp_frame(GIP, "93.184.216.34", 47002, 443, seq=1),
+                     lambda f: f.is_tcp(0x14))
+        tap.ok(f is not None, "after 4200 echo flows a third TCP flow is still reset: "
+                              "the two open ones were not evicted")
+        tap.ok(q.reflected(pf.tcp_frame(GIP, "93.184.216.34", 47000, 443, seq=2, ack=1,
+                                        flags=0x10, payload=b"x")),
+               "... and their segments still pass")
+
+
 def test_quotas(tap, ports, server):
     with Guest(ports["quota"]) as q:
         sent = 0
@@ -462,6 +491,7 @@ def main():
                         ("dns answers", test_dns_answers, (tap, dnsg, refuser, frames_seen)),
                         ("hostile", test_hostile_packets, (tap, g)),
                         ("new flow rate", test_new_flow_rate, (tap, strict, server)),
+                        ("table full", test_table_full, (tap, ports, server)),
                         ("quotas", test_quotas, (tap, ports, server)),
                         ("log rate", test_log_rate, (tap, ports, server))]:
                     try:

@@ -263,10 +263,15 @@ void aero_policy_get_options (AeroPolicy *self, AeroPolicyOptions *options);
  * CLOSE verdict closes the session with the given reason). Then it parses
  * Ethernet (one 802.1Q tag), IPv4 and IPv6 and:
  *
- *   - tracks flows in a table bounded by the options' max_flows (the least
- *     recently used entry is evicted when full): TCP from the guest's SYN
- *     through the stack's SYN-ACK to FIN both ways or a reset, UDP and
- *     ICMP echo until idle. Only a flow's first packet is checked;
+ *   - tracks flows in a table bounded by the options' max_flows: TCP from
+ *     the guest's SYN through the stack's SYN-ACK to FIN both ways or a
+ *     reset (from the guest: only one at its next sequence number inside
+ *     the stack's window, which the stack certainly takes), UDP and ICMP
+ *     echo until idle. When the table is full, closed and ICMP entries
+ *     are evicted least recently used first; open TCP and UDP flows the
+ *     policy allowed never are (their count is what its limits are
+ *     about): a new flow is then refused (TCP with a reset) and a warning
+ *     logged once per session. Only a flow's first packet is checked;
  *     segments of unknown TCP flows other than a SYN are dropped and
  *     answered with a reset;
  *   - on a refused TCP SYN sends the guest a reset (RST|ACK, ACK = SYN
