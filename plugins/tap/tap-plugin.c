@@ -62,6 +62,7 @@ struct _TapFactory
   AeroMetric *m_rx_pieces;
   AeroMetric *m_rx_bad_offload;
   AeroMetric *m_tx_gso;
+  AeroMetric *m_rx_errors;
 };
 
 struct _TapStack
@@ -261,11 +262,20 @@ tap_readable (gint fd, GIOCondition condition, gpointer data)
       n = read (fd, self->buffer, TAP_BUFFER_SIZE);
       if (n < 0)
         {
-          if (errno == EAGAIN || errno == EINTR)
+          int saved = errno;
+
+          if (saved == EAGAIN || saved == EINTR)
             break;
-          AERO_LOG_WARNING ("tap", "device", self->ifname, "MESSAGE", "read failed: %s",
-                            g_strerror (errno));
-          break;
+          /* The device is gone (deleted, or its namespace): the fd stays
+           * in error for good, and polling it again would spin. */
+          aero_metric_inc (self->m_rx_errors);
+          AERO_LOG_WARNING ("tap", "device", self->ifname, "MESSAGE",
+                            "TAP device %s lost (read: %s): no longer bridged", self->ifname,
+                            g_strerror (saved));
+          self->watch = 0;
+          close (self->fd);
+          self->fd = -1;
+          return G_SOURCE_REMOVE;
         }
       n -= vnet_len;
       if (n < 14)
@@ -376,6 +386,9 @@ tap_factory_start (AeroComponent *component, AeroHost *host, GError **error)
   self->m_tx_gso = aero_metrics_counter (
     m, "aero_tap_tx_gso_frames_total",
     "TCP segments larger than the MTU written for the kernel to split (offload = true).");
+  self->m_rx_errors = aero_metrics_counter (
+    m, "aero_tap_read_errors_total",
+    "Reads from the TAP device that failed (the device is gone: reading stops).");
   tap_factory_resume (self);
   AERO_LOG_INFO ("tap", "device", self->ifname, "netns", self->netns ? self->netns : "-",
                  "MESSAGE", "TAP device %s open (MTU %u%s)", self->ifname, self->dev_mtu,
