@@ -4,7 +4,8 @@
  * datagram sent to the virtual DNS address, port 53, to this server. It
  * answers A and AAAA questions from the static names first, then from the
  * instance's cache, then through the host resolver (asynchronously, one
- * address family per lookup, bounded in number per session and in time).
+ * address family per lookup, bounded in number per session and across the
+ * instance's sessions, and in time).
  *
  * Answers:
  *   static name               its addresses of the asked family (possibly none)
@@ -16,11 +17,15 @@
  *   other types (MX, TXT...)  NOERROR without answers ("nodata")
  *   opcode other than QUERY   NOTIMP
  *   class other than IN, names with characters outside letters, digits,
- *   '-' and '_', or too many lookups in progress: REFUSED
+ *   '-' and '_', or too many lookups in progress (dns-max-pending in the
+ *   session, dns-max-lookups in the instance): REFUSED
  *   malformed query           FORMERR; no header or a response: dropped
  *
- * Freeing the server cancels its lookups; their callbacks find the lookup
- * detached and touch nothing else. */
+ * The host resolver cannot abandon a call: a lookup that timed out was
+ * answered SERVFAIL but keeps its place, in the session and in the
+ * instance, until the resolver returns (its answer then only goes to the
+ * cache). Freeing the server detaches its lookups: their callbacks find no
+ * server and only give back their place in the instance. */
 #pragma once
 
 #include "dns-cache.h"
@@ -52,12 +57,32 @@ typedef struct {
 typedef void (*AeroSlirpDnsReplyFunc) (const AeroSlirpDnsClient *client, const guint8 *message,
                                        gsize len, gpointer user_data);
 
+/**
+ * AeroSlirpDnsLimit:
+ *
+ * The host resolver calls in flight across the sessions of one instance,
+ * and their bound (dns-max-lookups). Every call holds a reference until
+ * the resolver returns, which may be after its session and its instance
+ * are gone. Used from the thread that runs the sessions only.
+ */
+typedef struct _AeroSlirpDnsLimit AeroSlirpDnsLimit;
+
+AeroSlirpDnsLimit *aero_slirp_dns_limit_new (guint max_calls);
+
+AeroSlirpDnsLimit *aero_slirp_dns_limit_ref (AeroSlirpDnsLimit *limit);
+
+void aero_slirp_dns_limit_unref (AeroSlirpDnsLimit *limit);
+
+guint aero_slirp_dns_limit_get_calls (AeroSlirpDnsLimit *limit);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AeroSlirpDnsLimit, aero_slirp_dns_limit_unref)
+
 typedef struct _AeroSlirpDns AeroSlirpDns;
 
 AeroSlirpDns *aero_slirp_dns_new (AeroSlirpSettings *settings, AeroDnsCache *cache,
-                                  AeroSlirpMetrics *metrics, const char *component,
-                                  const char *session_id, AeroSlirpDnsReplyFunc reply,
-                                  gpointer user_data);
+                                  AeroSlirpDnsLimit *limit, AeroSlirpMetrics *metrics,
+                                  const char *component, const char *session_id,
+                                  AeroSlirpDnsReplyFunc reply, gpointer user_data);
 
 void aero_slirp_dns_handle_query (AeroSlirpDns *dns, const AeroSlirpDnsClient *client,
                                   const guint8 *message, gsize len);

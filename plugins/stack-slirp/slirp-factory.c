@@ -10,6 +10,7 @@ struct _AeroSlirpFactory
 
   AeroSlirpSettings *settings;
   AeroDnsCache *dns_cache;
+  AeroSlirpDnsLimit *dns_limit;
   AeroSlirpMetrics metrics;
 };
 
@@ -42,6 +43,12 @@ aero_slirp_factory_get_dns_cache (AeroSlirpFactory *self)
   return self->dns_cache;
 }
 
+AeroSlirpDnsLimit *
+aero_slirp_factory_get_dns_limit (AeroSlirpFactory *self)
+{
+  return self->dns_limit;
+}
+
 AeroSlirpMetrics *
 aero_slirp_factory_get_metrics (AeroSlirpFactory *self)
 {
@@ -58,8 +65,10 @@ aero_slirp_factory_configure (AeroComponent *component, AeroConfigGroup *group, 
     return FALSE;
   g_clear_pointer (&self->settings, aero_slirp_settings_unref);
   g_clear_pointer (&self->dns_cache, aero_dns_cache_free);
+  g_clear_pointer (&self->dns_limit, aero_slirp_dns_limit_unref);
   self->settings = settings;
   self->dns_cache = aero_dns_cache_new (settings->dns_cache_entries);
+  self->dns_limit = aero_slirp_dns_limit_new (settings->dns_max_lookups);
   return TRUE;
 }
 
@@ -129,6 +138,7 @@ aero_slirp_factory_finalize (GObject *object)
   aero_slirp_metrics_clear (&self->metrics);
   g_clear_pointer (&self->settings, aero_slirp_settings_unref);
   g_clear_pointer (&self->dns_cache, aero_dns_cache_free);
+  g_clear_pointer (&self->dns_limit, aero_slirp_dns_limit_unref);
   G_OBJECT_CLASS (aero_slirp_factory_parent_class)->finalize (object);
 }
 

@@ -1,11 +1,12 @@
 /* slirp-factory.h — the stack-slirp component: validates its group,
- * declares its metrics, owns the DNS cache its sessions share, and makes
- * one AeroSlirpStack per session. */
+ * declares its metrics, owns the DNS cache and the DNS lookup limit its
+ * sessions share, and makes one AeroSlirpStack per session. */
 #pragma once
 
 #include <aero-net/aero-net.h>
 
 #include "dns-cache.h"
+#include "slirp-dns.h"
 #include "slirp-metrics.h"
 #include "slirp-settings.h"
 
@@ -19,6 +20,8 @@ const char *aero_slirp_factory_get_instance (AeroSlirpFactory *self);
 AeroSlirpSettings *aero_slirp_factory_get_settings (AeroSlirpFactory *self);
 
 AeroDnsCache *aero_slirp_factory_get_dns_cache (AeroSlirpFactory *self);
+
+AeroSlirpDnsLimit *aero_slirp_factory_get_dns_limit (AeroSlirpFactory *self);
 
 AeroSlirpMetrics *aero_slirp_factory_get_metrics (AeroSlirpFactory *self);
 

@@ -6,6 +6,10 @@ static const char *const drop_reasons[AERO_SLIRP_N_DROPS] = {
   "malformed", "oversize", "refused", "to_guest",
 };
 
+static const char *const dns_limits[AERO_SLIRP_N_DNS_LIMITS] = {
+  "session", "instance",
+};
+
 static const char *const dns_answers[AERO_SLIRP_N_DNS_ANSWERS] = {
   "static", "cached", "resolved", "nxdomain", "servfail", "formerr", "refused", "notimp", "nodata",
 };
@@ -49,6 +53,11 @@ aero_slirp_metrics_init (AeroSlirpMetrics *m, AeroMetrics *registry, const char 
   m->dns_pending
       = aero_metrics_instance_series (registry, "aero_slirp_dns_pending", AERO_METRIC_GAUGE,
                                       "DNS lookups in progress", instance, NULL, NULL);
+  for (guint i = 0; i < AERO_SLIRP_N_DNS_LIMITS; i++)
+    m->dns_lookups_refused[i] = aero_metrics_instance_series (
+        registry, "aero_slirp_dns_lookups_refused_total", AERO_METRIC_COUNTER,
+        "DNS queries refused because too many lookups were in progress, by limit", instance,
+        "limit", dns_limits[i]);
   m->guest_errors = aero_metrics_instance_series (
       registry, "aero_slirp_guest_errors_total", AERO_METRIC_COUNTER,
       "Guest misbehaviour reported by libslirp", instance, NULL, NULL);

@@ -12,7 +12,13 @@
  *                                            nodata
  *   aero_slirp_dns_dropped_total             DNS datagrams too broken to answer
  *   aero_slirp_dns_cache_entries             gauge: entries in the cache
- *   aero_slirp_dns_pending                   gauge: lookups in progress
+ *   aero_slirp_dns_pending                   gauge: lookups the open sessions hold
+ *                                            (timed-out ones until the resolver returns)
+ *   aero_slirp_dns_lookups_refused_total{limit}
+ *                                            queries answered REFUSED, without a
+ *                                            lookup, because too many were in
+ *                                            progress: session (dns-max-pending),
+ *                                            instance (dns-max-lookups)
  *   aero_slirp_guest_errors_total            guest misbehaviour reported by libslirp
  *   aero_slirp_service_connections_total{service}
  *                                            TCP connection attempts (SYN) to each
@@ -50,6 +56,12 @@ typedef enum {
   AERO_SLIRP_N_DNS_ANSWERS,
 } AeroSlirpDnsAnswer;
 
+typedef enum {
+  AERO_SLIRP_DNS_LIMIT_SESSION,
+  AERO_SLIRP_DNS_LIMIT_INSTANCE,
+  AERO_SLIRP_N_DNS_LIMITS,
+} AeroSlirpDnsLimitKind;
+
 typedef struct {
   AeroMetric *sessions;
   AeroMetric *sessions_total;
@@ -60,6 +72,7 @@ typedef struct {
   AeroMetric *dns_dropped;
   AeroMetric *dns_cache_entries;
   AeroMetric *dns_pending;
+  AeroMetric *dns_lookups_refused[AERO_SLIRP_N_DNS_LIMITS];
   AeroMetric *guest_errors;
   GHashTable *service_connections; /* AeroSlirpService* → AeroMetric* */
 } AeroSlirpMetrics;

@@ -636,6 +636,9 @@ get_limits (AeroConfigGroup *group, AeroSlirpSettings *s, GError **error)
   if (!aero_config_group_get_int (group, "dns-max-pending", 1, 4096, 64, &value, error))
     return FALSE;
   s->dns_max_pending = (guint) value;
+  if (!aero_config_group_get_int (group, "dns-max-lookups", 1, 4096, 128, &value, error))
+    return FALSE;
+  s->dns_max_lookups = (guint) value;
   return TRUE;
 }
 

@@ -21,6 +21,9 @@
  *   dns-cache-ttl = 60s         ; lifetime of a resolved answer
  *   dns-timeout = 5s            ; a lookup taking longer answers SERVFAIL
  *   dns-max-pending = 64        ; concurrent lookups per session
+ *   dns-max-lookups = 128       ; concurrent lookups of all sessions together
+ *                               ; (a timed-out lookup counts, in both limits,
+ *                               ; until the host resolver returns)
  *
  *   [lan.dns]                   ; static names, answered first
  *   printer.lan = 10.0.2.50, fd00::50
@@ -93,6 +96,7 @@ typedef struct {
   guint64 dns_cache_ttl_ms;
   guint64 dns_timeout_ms;
   guint dns_max_pending;
+  guint dns_max_lookups;
 
   GHashTable *static_names; /* lower-case name → AeroSlirpStaticName */
   GPtrArray *services;      /* AeroSlirpService */

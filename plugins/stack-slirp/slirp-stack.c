@@ -443,8 +443,8 @@ aero_slirp_stack_new (AeroSlirpFactory *factory, const char *session_id, GError 
                       : MIN ((gsize) self->settings->mtu + AERO_ETH_HEADER_LEN + VLAN_TAG_LEN,
                              (gsize) AERO_FRAME_MAX_LEN);
   self->dns = aero_slirp_dns_new (self->settings, aero_slirp_factory_get_dns_cache (factory),
-                                  self->metrics, self->component, self->session_id, dns_reply_cb,
-                                  self);
+                                  aero_slirp_factory_get_dns_limit (factory), self->metrics,
+                                  self->component, self->session_id, dns_reply_cb, self);
   self->loop = aero_slirp_loop_new (context, G_OBJECT (self));
 
   fill_config (self->settings, &cfg);

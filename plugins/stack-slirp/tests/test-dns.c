@@ -1,7 +1,8 @@
 /* test-dns.c — unit tests of stack-slirp's DNS parts: the wire format
  * parser and builder on hostile input, the cache, and the per-session
  * server against a scripted resolver (answers, NXDOMAIN, timeouts, the
- * pending-lookup limit, and lookups completing after the server is gone). */
+ * per-session and instance-wide lookup limits, and lookups completing
+ * after the server is gone). */
 #include <string.h>
 
 #include "dns-cache.h"
@@ -275,6 +276,7 @@ typedef struct {
   TestResolver *resolver;
   AeroSlirpSettings *settings;
   AeroDnsCache *cache;
+  AeroSlirpDnsLimit *limit;
   AeroSlirpMetrics metrics;
   AeroSlirpDns *dns;
   GPtrArray *replies; /* GBytes */
@@ -300,6 +302,7 @@ fixture_setup (Fixture *f, gconstpointer data)
                              "[lan]\n"
                              "dns-timeout = 200ms\n"
                              "dns-max-pending = 2\n"
+                             "dns-max-lookups = 3\n"
                              "[lan.dns]\n"
                              "static.example = 10.0.2.50\n",
                              -1, G_KEY_FILE_NONE, &error);
@@ -311,8 +314,10 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->resolver = g_object_new (TEST_TYPE_RESOLVER, NULL);
   g_resolver_set_default (G_RESOLVER (f->resolver));
   f->cache = aero_dns_cache_new (16);
+  f->limit = aero_slirp_dns_limit_new (f->settings->dns_max_lookups);
   f->replies = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  f->dns = aero_slirp_dns_new (f->settings, f->cache, &f->metrics, "test", "s1", on_reply, f);
+  f->dns = aero_slirp_dns_new (f->settings, f->cache, f->limit, &f->metrics, "test", "s1",
+                               on_reply, f);
   f->client.ip_version = 4;
 }
 
@@ -321,6 +326,9 @@ fixture_teardown (Fixture *f, gconstpointer data)
 {
   aero_slirp_dns_free (f->dns);
   iterate (10);
+  /* Every test lets its resolver calls return. */
+  g_assert_cmpuint (aero_slirp_dns_limit_get_calls (f->limit), ==, 0);
+  aero_slirp_dns_limit_unref (f->limit);
   g_ptr_array_unref (f->replies);
   aero_dns_cache_free (f->cache);
   aero_slirp_settings_unref (f->settings);
@@ -373,6 +381,8 @@ test_server_resolves_and_caches (Fixture *f, gconstpointer data)
   g_assert_cmpuint (answers_of (f->replies->pdata[5]), ==, 0);
 }
 
+/* A timed-out lookup is answered SERVFAIL at once but keeps its place
+ * until the resolver returns; its late answer only goes to the cache. */
 static void
 test_server_timeout (Fixture *f, gconstpointer data)
 {
@@ -381,14 +391,30 @@ test_server_timeout (Fixture *f, gconstpointer data)
   iterate (400);
   g_assert_cmpuint (f->replies->len, ==, 1);
   g_assert_cmpuint (rcode_of (f->replies->pdata[0]), ==, AERO_DNS_RCODE_SERVFAIL);
-  g_assert_cmpuint (aero_slirp_dns_get_pending (f->dns), ==, 0);
-  g_assert_true (g_cancellable_is_cancelled (
-    g_task_get_cancellable (f->resolver->tasks->pdata[0])));
+  g_assert_cmpuint (aero_slirp_dns_get_pending (f->dns), ==, 1);
+  g_assert_cmpuint (aero_slirp_dns_limit_get_calls (f->limit), ==, 1);
+  g_assert_null (g_task_get_cancellable (f->resolver->tasks->pdata[0]));
 
-  /* The late answer changes nothing. */
+  /* It still counts against dns-max-pending. */
+  query (f, "other.example", AERO_DNS_TYPE_A);
+  query (f, "third.example", AERO_DNS_TYPE_A);
+  g_assert_cmpuint (f->resolver->tasks->len, ==, 2);
+  g_assert_cmpuint (f->replies->len, ==, 2);
+  g_assert_cmpuint (rcode_of (f->replies->pdata[1]), ==, AERO_DNS_RCODE_REFUSED);
+
+  /* The late answer is not sent, but cached. */
   complete (f->resolver->tasks->pdata[0], "192.0.2.8");
   iterate (20);
-  g_assert_cmpuint (f->replies->len, ==, 1);
+  g_assert_cmpuint (f->replies->len, ==, 2);
+  g_assert_cmpuint (aero_slirp_dns_get_pending (f->dns), ==, 1);
+  g_assert_cmpuint (aero_slirp_dns_limit_get_calls (f->limit), ==, 1);
+  query (f, "slow.example", AERO_DNS_TYPE_A);
+  g_assert_cmpuint (f->replies->len, ==, 3);
+  g_assert_cmpuint (rcode_of (f->replies->pdata[2]), ==, AERO_DNS_RCODE_NOERROR);
+  g_assert_cmpuint (answers_of (f->replies->pdata[2]), ==, 1);
+
+  complete (f->resolver->tasks->pdata[1], NULL);
+  iterate (20);
 }
 
 static void
@@ -406,14 +432,62 @@ test_server_pending_limit (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->replies->len, ==, 3);
 }
 
+/* dns-max-lookups bounds the calls of all servers sharing the limit, timed
+ * out or detached ones included. */
+static void
+test_server_instance_limit (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) replies2 = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  Fixture f2 = *f;
+  guint8 buf[300];
+  gsize len;
+
+  f2.replies = replies2;
+  f2.dns = aero_slirp_dns_new (f->settings, f->cache, f->limit, &f->metrics, "test", "s2",
+                               on_reply, &f2);
+  query (f, "one.example", AERO_DNS_TYPE_A);
+  query (f, "two.example", AERO_DNS_TYPE_A);
+  iterate (400);
+  g_assert_cmpuint (f->replies->len, ==, 2);
+  g_assert_cmpuint (aero_slirp_dns_limit_get_calls (f->limit), ==, 2);
+
+  len = make_query (buf, 7, "three.example", AERO_DNS_TYPE_A);
+  aero_slirp_dns_handle_query (f2.dns, &f2.client, buf, len);
+  len = make_query (buf, 8, "four.example", AERO_DNS_TYPE_A);
+  aero_slirp_dns_handle_query (f2.dns, &f2.client, buf, len);
+  g_assert_cmpuint (f->resolver->tasks->len, ==, 3);
+  g_assert_cmpuint (replies2->len, ==, 1);
+  g_assert_cmpuint (rcode_of (replies2->pdata[0]), ==, AERO_DNS_RCODE_REFUSED);
+
+  /* A server freed with calls under way leaves them counted until they return. */
+  g_clear_pointer (&f2.dns, aero_slirp_dns_free);
+  g_assert_cmpuint (aero_slirp_dns_limit_get_calls (f->limit), ==, 3);
+  complete (f->resolver->tasks->pdata[2], "192.0.2.3");
+  iterate (20);
+  g_assert_cmpuint (replies2->len, ==, 1);
+  g_assert_cmpuint (aero_slirp_dns_limit_get_calls (f->limit), ==, 2);
+
+  complete (f->resolver->tasks->pdata[0], "192.0.2.1");
+  complete (f->resolver->tasks->pdata[1], NULL);
+  iterate (20);
+  g_assert_cmpuint (aero_slirp_dns_limit_get_calls (f->limit), ==, 0);
+  g_assert_cmpuint (aero_slirp_dns_get_pending (f->dns), ==, 0);
+  g_assert_cmpuint (f->replies->len, ==, 2);
+}
+
+/* The session goes, the call does not: its callback must touch nothing of
+ * the session, and it holds the limit alive (under ASan: no use after free). */
 static void
 test_server_freed_with_pending (Fixture *f, gconstpointer data)
 {
+  AeroSlirpDnsLimit *limit = f->limit;
+
   query (f, "pending.example", AERO_DNS_TYPE_A);
   g_assert_cmpuint (f->resolver->tasks->len, ==, 1);
   g_clear_pointer (&f->dns, aero_slirp_dns_free);
-  g_assert_true (g_cancellable_is_cancelled (
-    g_task_get_cancellable (f->resolver->tasks->pdata[0])));
+  f->limit = aero_slirp_dns_limit_new (1);
+  aero_slirp_dns_limit_unref (limit);
+  g_assert_cmpuint (aero_slirp_dns_limit_get_calls (limit), ==, 1);
   complete (f->resolver->tasks->pdata[0], "192.0.2.9");
   iterate (20);
   g_assert_cmpuint (f->replies->len, ==, 0);
@@ -423,7 +497,7 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  /* The pending-limit test makes the server log its one warning. */
+  /* The limit tests make the server log its warning. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 
   g_test_add_func ("/stack-slirp/dns/parse", test_parse);
@@ -436,6 +510,8 @@ main (int argc, char **argv)
               test_server_timeout, fixture_teardown);
   g_test_add ("/stack-slirp/dns/server/pending-limit", Fixture, NULL, fixture_setup,
               test_server_pending_limit, fixture_teardown);
+  g_test_add ("/stack-slirp/dns/server/instance-limit", Fixture, NULL, fixture_setup,
+              test_server_instance_limit, fixture_teardown);
   g_test_add ("/stack-slirp/dns/server/freed-with-pending", Fixture, NULL, fixture_setup,
               test_server_freed_with_pending, fixture_teardown);
   return g_test_run ();

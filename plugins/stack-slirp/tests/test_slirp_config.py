@@ -44,6 +44,10 @@ CASES = [
     ("dns-timeout out of range", {"dns-timeout": "0"}, None, None, "lan", "dns-timeout", r""),
     ("dns-cache-entries out of range", {"dns-cache-entries": "-1"}, None, None, "lan",
      "dns-cache-entries", r""),
+    ("dns-max-lookups out of range", {"dns-max-lookups": "0"}, None, None, "lan",
+     "dns-max-lookups", r""),
+    ("dns-max-lookups too large", {"dns-max-lookups": "4097"}, None, None, "lan",
+     "dns-max-lookups", r""),
     ("bad static name", {}, {"bad..name": "10.0.2.50"}, None, "lan.dns", "bad..name",
      r"not a valid host name"),
     ("static name listed twice", {}, {"a.example": "10.0.2.50", "A.EXAMPLE": "10.0.2.51"}, None,
@@ -90,7 +94,8 @@ def main():
             "network": "192.168.77.0/24", "mtu": "9000", "domain": "lan.example",
             "search": "lan.example, example", "hostname": "guest", "ipv6": "true",
             "ipv6-prefix": "fd12:3456::/64", "host-loopback": "false", "dns-cache-entries": "0",
-            "dns-cache-ttl": "5min", "dns-timeout": "2s", "dns-max-pending": "8"},
+            "dns-cache-ttl": "5min", "dns-timeout": "2s", "dns-max-pending": "8",
+            "dns-max-lookups": "32"},
             {"printer.lan.example": "192.168.77.50, fd12:3456::50"},
             {"tcp:192.168.77.100:80": "127.0.0.1:8080", "udp:192.168.77.100:53": "127.0.0.1:53"})
         tap.ok(rc == 0, "a complete good configuration passes --check-config", err)
