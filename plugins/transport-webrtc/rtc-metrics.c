@@ -55,6 +55,7 @@ static const char *const udp_drop_names[RTC_UDP_DROP_N_REASONS] = {
   [RTC_UDP_DROP_UNSOLICITED] = "unsolicited",
   [RTC_UDP_DROP_SEND_ERROR] = "send_error",
   [RTC_UDP_DROP_QUEUE_FULL] = "queue_full",
+  [RTC_UDP_DROP_REMOTE_LIMIT] = "remote_limit",
 };
 
 static const char *const label_names[RTC_LABEL_N] = {
@@ -200,7 +201,9 @@ rtc_metrics_new (AeroMetrics *registry, const char *instance)
       m->udp_datagrams_in = aero_metric_family_series (dgrams, in);
     }
   aero_metrics_instance_series_all (registry, "aero_webrtc_udp_dropped_total", AERO_METRIC_COUNTER,
-                                    "Datagrams of udp channels dropped, by reason.", i, "reason",
+                                    "Datagrams of udp channels dropped, by reason (binding_limit "
+                                    "and remote_limit count bindings and remotes forgotten at "
+                                    "their bound).", i, "reason",
                                     udp_drop_names, RTC_UDP_DROP_N_REASONS, m->udp_dropped);
   m->udp_bindings_active = aero_metrics_instance_series (
       registry, "aero_webrtc_udp_bindings_active", AERO_METRIC_GAUGE,

@@ -74,6 +74,7 @@ typedef enum {
   RTC_UDP_DROP_UNSOLICITED,
   RTC_UDP_DROP_SEND_ERROR,
   RTC_UDP_DROP_QUEUE_FULL,
+  RTC_UDP_DROP_REMOTE_LIMIT,       /* a remote forgotten, not a datagram */
   RTC_UDP_DROP_N_REASONS
 } RtcUdpDropReason;
 

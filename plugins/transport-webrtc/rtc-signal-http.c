@@ -4,6 +4,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "rtc-json.h"
 #include "rtc-signal-http.h"
 
 /* RFC 6585; libsoup 3.2 has no name for it. */
@@ -199,10 +200,9 @@ parse_offer (GBytes *body, char **sdp, GError **error)
       return FALSE;
     }
   object = json_node_get_object (root);
-  type = json_object_has_member (object, "type") ? json_object_get_string_member_with_default (
-                                                     object, "type", NULL) : NULL;
-  text = json_object_has_member (object, "sdp") ? json_object_get_string_member_with_default (
-                                                    object, "sdp", NULL) : NULL;
+  /* A member of another type (a number, an object…) is as bad as none. */
+  type = rtc_json_get_string (object, "type");
+  text = rtc_json_get_string (object, "sdp");
   if (g_strcmp0 (type, "offer") != 0 || text == NULL)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,

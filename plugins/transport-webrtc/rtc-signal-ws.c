@@ -4,6 +4,7 @@
 #include <json-glib/json-glib.h>
 
 #include "rtc-budget-input-stream.h"
+#include "rtc-json.h"
 #include "rtc-signal-ws.h"
 
 #define HTTP_TOO_MANY_REQUESTS 429
@@ -136,6 +137,17 @@ socket_fail (Socket *s, gushort code, const char *text)
   socket_close (s, code, code == CLOSE_POLICY ? "refused" : "failed");
 }
 
+/* Refuses an unusable offer: counted as a bad request, then 1008. */
+static void
+socket_refuse_offer (Socket *s, const char *text)
+{
+  RtcMetrics *metrics = rtc_server_get_metrics (s->ws->server);
+
+  if (metrics)
+    aero_metric_inc (metrics->peers_refused[RTC_REFUSE_BAD_REQUEST]);
+  socket_fail (s, CLOSE_POLICY, text);
+}
+
 /* ---- the peer's side ------------------------------------------------------------- */
 
 static void
@@ -197,7 +209,7 @@ on_peer_closed (RtcPeer *peer, gpointer user_data)
 static void
 handle_offer (Socket *s, JsonObject *object)
 {
-  const char *sdp = json_object_get_string_member_with_default (object, "sdp", NULL);
+  const char *sdp = rtc_json_get_string (object, "sdp");
   g_autoptr (GError) error = NULL;
   RtcRefuseReason refusal;
   RtcPeer *peer;
@@ -210,7 +222,7 @@ handle_offer (Socket *s, JsonObject *object)
     }
   if (sdp == NULL)
     {
-      socket_fail (s, CLOSE_POLICY, "an offer needs an \"sdp\" string");
+      socket_refuse_offer (s, "an offer needs an \"sdp\" string");
       return;
     }
   g_clear_handle_id (&s->offer_timer, g_source_remove);
@@ -234,11 +246,7 @@ handle_offer (Socket *s, JsonObject *object)
   s->peer_handlers[2] = g_signal_connect (peer, "closed", G_CALLBACK (on_peer_closed), s);
   if (!rtc_peer_answer (peer, sdp, TRUE, &error))
     {
-      RtcMetrics *metrics = rtc_server_get_metrics (s->ws->server);
-
-      if (metrics)
-        aero_metric_inc (metrics->peers_refused[RTC_REFUSE_BAD_REQUEST]);
-      socket_fail (s, CLOSE_POLICY, error->message);
+      socket_refuse_offer (s, error->message);
       rtc_peer_close (peer, RTC_PEER_END_NEGOTIATION, error->message);
     }
 }
@@ -248,7 +256,7 @@ handle_candidate (Socket *s, JsonObject *object)
 {
   JsonNode *node = json_object_get_member (object, "candidate");
   JsonObject *fields = object;
-  const char *candidate = NULL;
+  const char *candidate;
   gint64 mline = 0;
 
   if (node && JSON_NODE_HOLDS_OBJECT (node))
@@ -256,18 +264,29 @@ handle_candidate (Socket *s, JsonObject *object)
       fields = json_node_get_object (node);
       node = json_object_get_member (fields, "candidate");
     }
-  if (node && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
-    candidate = json_node_get_string (node);
-  if (candidate == NULL || *candidate == '\0')
-    return;   /* end of candidates */
+  /* Absent, null or "": the end of candidates. */
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return;
+  candidate = rtc_json_get_string (fields, "candidate");
+  if (candidate == NULL)
+    {
+      socket_send_error (s, "a candidate needs a \"candidate\" string");
+      return;
+    }
+  if (*candidate == '\0')
+    return;
   if (s->peer == NULL)
     {
       socket_send_error (s, "a candidate before the offer was ignored");
       return;
     }
   if (json_object_has_member (fields, "sdpMLineIndex") &&
-      JSON_NODE_HOLDS_VALUE (json_object_get_member (fields, "sdpMLineIndex")))
-    mline = json_object_get_int_member (fields, "sdpMLineIndex");
+      !JSON_NODE_HOLDS_NULL (json_object_get_member (fields, "sdpMLineIndex")) &&
+      !rtc_json_get_int (fields, "sdpMLineIndex", &mline))
+    {
+      socket_send_error (s, "sdpMLineIndex must be an integer");
+      return;
+    }
   if (mline < 0 || mline > 64)
     {
       socket_send_error (s, "sdpMLineIndex out of range");
@@ -296,10 +315,16 @@ on_message (SoupWebsocketConnection *conn, gint type, GBytes *message, gpointer 
       return;
     }
   object = json_node_get_object (root);
-  kind = json_object_get_string_member_with_default (object, "type", "");
-  if (strcmp (kind, "offer") == 0)
+  kind = rtc_json_get_string (object, "type");
+  if (kind == NULL && json_object_has_member (object, "type"))
+    {
+      /* Not a string: nothing this could be is usable. */
+      socket_refuse_offer (s, "\"type\" must be a string");
+      return;
+    }
+  if (g_strcmp0 (kind, "offer") == 0)
     handle_offer (s, object);
-  else if (strcmp (kind, "candidate") == 0)
+  else if (g_strcmp0 (kind, "candidate") == 0)
     handle_candidate (s, object);
   else
     socket_send_error (s, "unknown message type (expected offer or candidate)");

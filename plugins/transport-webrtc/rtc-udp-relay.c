@@ -10,6 +10,9 @@
  * cannot hold the main loop. */
 #define READS_PER_DISPATCH 64
 #define RECV_BUFFER 65536
+/* Lines about remotes forgotten at udp-max-remotes: one per interval per
+ * channel at most, each with the count since the previous one. */
+#define EVICTION_LOG_INTERVAL_S 10
 
 typedef struct _Binding Binding;
 
@@ -53,6 +56,13 @@ struct _RtcUdpRelay
   guint8 *buffer;
   gboolean counted_active;
   gboolean stopped;
+
+  guint close_idle;                /* a session close waiting for the main loop */
+  char *close_session;             /* the id of the session to close */
+  AeroCloseReason close_reason;
+
+  AeroRateLimit *eviction_log;
+  guint64 evictions_unlogged;
 };
 
 G_DEFINE_FINAL_TYPE (RtcUdpRelay, rtc_udp_relay, G_TYPE_OBJECT)
@@ -73,20 +83,71 @@ binding_key (GSocketFamily family, guint16 port)
 }
 
 static void
-flow_of (const Binding *b, const Remote *r, AeroFlow *flow)
+flow_init (AeroFlow *flow, GSocketFamily family, guint16 guest_port, const guint8 *addr,
+           guint16 port)
 {
   memset (flow, 0, sizeof *flow);
-  flow->family = b->family;
+  flow->family = family;
   flow->protocol = 17;
-  memcpy (flow->destination, r->addr, addr_len (b->family));
-  flow->port = r->port;
-  flow->source_port = b->guest_port;
+  memcpy (flow->destination, addr, addr_len (family));
+  flow->port = port;
+  flow->source_port = guest_port;
+}
+
+static void
+flow_of (const Binding *b, const Remote *r, AeroFlow *flow)
+{
+  flow_init (flow, b->family, b->guest_port, r->addr, r->port);
 }
 
 static AeroSession *
 current_session (RtcUdpRelay *self)
 {
   return self->session_func ? self->session_func (self->session_data) : NULL;
+}
+
+static gboolean
+close_session_cb (gpointer user_data)
+{
+  RtcUdpRelay *self = user_data;
+  g_autofree char *id = g_steal_pointer (&self->close_session);
+  AeroSession *session = current_session (self);
+
+  self->close_idle = 0;
+  /* This may end the peer, and this relay with it: nothing after it. */
+  if (session && strcmp (aero_session_get_id (session), id) == 0)
+    aero_session_close (session, self->close_reason, "quota spent");
+  return G_SOURCE_REMOVE;
+}
+
+/* The policy said CLOSE. Closing the session ends its l2 channel, at once
+ * when that channel is already closing, and the peer connection and this
+ * relay go with it: so the close waits for the main loop, never runs under
+ * a datagram's handling. Until then the policy refuses the session's
+ * traffic; if the relay stops first, the session's next frame closes it. */
+static void
+relay_close_session (RtcUdpRelay *self, AeroSession *session, AeroCloseReason reason)
+{
+  if (self->close_idle != 0 || self->stopped)
+    return;
+  self->close_session = g_strdup (aero_session_get_id (session));
+  self->close_reason = reason;
+  self->close_idle = g_idle_add (close_session_cb, self);
+}
+
+/* Counts a remote forgotten at udp-max-remotes, and says so in the log
+ * (rate-limited: a guest can cause one per datagram). */
+static void
+relay_count_eviction (RtcUdpRelay *self)
+{
+  aero_metric_inc (self->metrics->udp_dropped[RTC_UDP_DROP_REMOTE_LIMIT]);
+  self->evictions_unlogged++;
+  if (aero_rate_limit_take (self->eviction_log, 1, g_get_monotonic_time ()) != AERO_RATE_LIMIT_OK)
+    return;
+  AERO_LOG_INFO (self->component, "client", self->client ? self->client : "-", "MESSAGE",
+                 "udp relay: %" G_GUINT64_FORMAT " remote(s) forgotten at udp-max-remotes = %u "
+                 "(least recently used first)", self->evictions_unlogged, self->opts.max_remotes);
+  self->evictions_unlogged = 0;
 }
 
 /* Tells the policy that a flow it allowed has ended, if that session lives. */
@@ -216,7 +277,7 @@ binding_deliver (Binding *b, GInetSocketAddress *from, const guint8 *data, gsize
       verdict = aero_policy_check_traffic (self->policy, session, AERO_DIRECTION_TO_GUEST, len,
                                            &close_reason);
       if (verdict == AERO_TRAFFIC_CLOSE)
-        aero_session_close (session, close_reason, "quota spent");
+        relay_close_session (self, session, close_reason);
       if (verdict != AERO_TRAFFIC_PASS)
         {
           relay_drop (self, RTC_UDP_DROP_POLICY);
@@ -236,7 +297,9 @@ static gboolean
 socket_readable_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
 {
   Binding *b = user_data;
-  RtcUdpRelay *self = b->relay;
+  /* Stopping frees the binding (and may drop the last other reference):
+   * nothing of either is touched once stopped. */
+  g_autoptr (RtcUdpRelay) self = g_object_ref (b->relay);
 
   for (guint i = 0; i < READS_PER_DISPATCH && !self->stopped; i++)
     {
@@ -250,7 +313,7 @@ socket_readable_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
       if (G_IS_INET_SOCKET_ADDRESS (from))
         binding_deliver (b, G_INET_SOCKET_ADDRESS (from), self->buffer, (gsize) n);
     }
-  return G_SOURCE_CONTINUE;
+  return self->stopped ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
 }
 
 /* ---- from the guest ------------------------------------------------------------ */
@@ -322,59 +385,91 @@ relay_binding (RtcUdpRelay *self, GSocketFamily family, guint16 guest_port)
   return b;
 }
 
-/* Whether the policy lets the guest send to @r now (asking it on a new flow). */
+/* Whether the policy lets the guest send @len bytes on @flow now. The flow
+ * is put to the policy unless @allowed_in names the current session (the
+ * policy allowed it there already). On a pass *@session is the session
+ * that applies (NULL with udp-relay = open) and *@new_flow whether the
+ * policy has just counted @flow as a new one. */
 static gboolean
-relay_police (RtcUdpRelay *self, Binding *b, Remote *r, gsize len)
+relay_police (RtcUdpRelay *self, const AeroFlow *flow, const char *allowed_in, gsize len,
+              AeroSession **session, gboolean *new_flow)
 {
-  AeroSession *session;
   AeroCloseReason close_reason = AERO_CLOSE_POLICY;
   AeroTrafficVerdict verdict;
-  const char *id;
 
+  *session = NULL;
+  *new_flow = FALSE;
   if (self->opts.mode == RTC_UDP_RELAY_OPEN)
     return TRUE;
-  session = current_session (self);
-  if (session == NULL || self->policy == NULL)
+  *session = current_session (self);
+  if (*session == NULL || self->policy == NULL)
     {
       relay_drop (self, RTC_UDP_DROP_NO_SESSION);
       return FALSE;
     }
-  id = aero_session_get_id (session);
-  if (r->allowed_in == NULL || strcmp (r->allowed_in, id) != 0)
+  if (g_strcmp0 (allowed_in, aero_session_get_id (*session)) != 0)
     {
       const char *reason = NULL;
-      AeroFlow flow;
 
-      g_clear_pointer (&r->allowed_in, g_free);
-      flow_of (b, r, &flow);
-      if (!aero_policy_check_flow (self->policy, session, &flow, &reason))
+      if (!aero_policy_check_flow (self->policy, *session, flow, &reason))
         {
           relay_drop (self, RTC_UDP_DROP_POLICY);
           return FALSE;
         }
-      r->allowed_in = g_strdup (id);
+      *new_flow = TRUE;
     }
-  verdict = aero_policy_check_traffic (self->policy, session, AERO_DIRECTION_FROM_GUEST, len,
+  verdict = aero_policy_check_traffic (self->policy, *session, AERO_DIRECTION_FROM_GUEST, len,
                                        &close_reason);
   if (verdict == AERO_TRAFFIC_CLOSE)
-    aero_session_close (session, close_reason, "quota spent");
+    relay_close_session (self, *session, close_reason);
   if (verdict != AERO_TRAFFIC_PASS)
     {
+      /* The flow carried nothing: it was never opened. */
+      if (*new_flow)
+        aero_policy_flow_closed (self->policy, *session, flow);
       relay_drop (self, RTC_UDP_DROP_POLICY);
       return FALSE;
     }
   return TRUE;
 }
 
+/* Adds @d's remote to @b, forgetting the least recently used one at
+ * udp-max-remotes. */
+static Remote *
+binding_add_remote (RtcUdpRelay *self, Binding *b, const RtcUdpDatagram *d)
+{
+  Remote *r;
+
+  if (b->remotes->len >= self->opts.max_remotes)
+    {
+      guint oldest = 0;
+
+      for (guint i = 1; i < b->remotes->len; i++)
+        if (((Remote *) b->remotes->pdata[i])->last_used_us <
+            ((Remote *) b->remotes->pdata[oldest])->last_used_us)
+          oldest = i;
+      remote_forget (self, b, b->remotes->pdata[oldest]);
+      g_ptr_array_remove_index_fast (b->remotes, oldest);
+      relay_count_eviction (self);
+    }
+  r = g_new0 (Remote, 1);
+  memcpy (r->addr, d->remote, addr_len (d->family));
+  r->port = d->remote_port;
+  g_ptr_array_add (b->remotes, r);
+  return r;
+}
+
 static void
 relay_from_guest (RtcUdpRelay *self, const RtcUdpDatagram *d)
 {
   Binding *b;
-  Remote *r;
+  Remote *r = NULL;
+  AeroSession *session;
+  AeroFlow flow;
+  gboolean new_flow;
   g_autoptr (GInetAddress) inet = NULL;
   g_autoptr (GSocketAddress) to = NULL;
   g_autoptr (GError) error = NULL;
-  gboolean created = FALSE;
 
   if (d->payload_len > self->opts.max_payload)
     {
@@ -386,41 +481,35 @@ relay_from_guest (RtcUdpRelay *self, const RtcUdpDatagram *d)
       relay_drop (self, RTC_UDP_DROP_MALFORMED);
       return;
     }
-  b = relay_binding (self, d->family, d->guest_port);
+  /* The policy is asked before anything is opened for the datagram: a
+   * refused one costs no host socket. */
+  flow_init (&flow, d->family, d->guest_port, d->remote, d->remote_port);
+  b = g_hash_table_lookup (self->bindings, binding_key (d->family, d->guest_port));
+  if (b)
+    r = binding_find_remote (b, d->remote, d->remote_port);
+  if (!relay_police (self, &flow, r ? r->allowed_in : NULL, d->payload_len, &session, &new_flow) ||
+      self->stopped)
+    return;
+
+  if (b == NULL)
+    b = relay_binding (self, d->family, d->guest_port);
   if (b == NULL)
     {
+      if (new_flow)
+        aero_policy_flow_closed (self->policy, session, &flow);
       relay_drop (self, RTC_UDP_DROP_SEND_ERROR);
       return;
     }
-  r = binding_find_remote (b, d->remote, d->remote_port);
   if (r == NULL)
+    r = binding_add_remote (self, b, d);
+  if (new_flow)
     {
-      if (b->remotes->len >= self->opts.max_remotes)
-        {
-          guint oldest = 0;
-
-          for (guint i = 1; i < b->remotes->len; i++)
-            if (((Remote *) b->remotes->pdata[i])->last_used_us <
-                ((Remote *) b->remotes->pdata[oldest])->last_used_us)
-              oldest = i;
-          remote_forget (self, b, b->remotes->pdata[oldest]);
-          g_ptr_array_remove_index_fast (b->remotes, oldest);
-        }
-      r = g_new0 (Remote, 1);
-      memcpy (r->addr, d->remote, addr_len (d->family));
-      r->port = d->remote_port;
-      g_ptr_array_add (b->remotes, r);
-      created = TRUE;
+      /* A flow allowed in an earlier session was dropped with it. */
+      g_free (r->allowed_in);
+      r->allowed_in = g_strdup (aero_session_get_id (session));
     }
   r->last_used_us = b->last_used_us = g_get_monotonic_time ();
   b->version = d->version;
-  if (!relay_police (self, b, r, d->payload_len))
-    {
-      /* A refused pair is not one the guest may hear from. */
-      if (created)
-        g_ptr_array_remove_fast (b->remotes, r);
-      return;
-    }
 
   inet = g_inet_address_new_from_bytes (d->remote, d->family);
   to = g_inet_socket_address_new (inet, d->remote_port);
@@ -435,7 +524,8 @@ relay_from_guest (RtcUdpRelay *self, const RtcUdpDatagram *d)
 static void
 on_message (RtcDataChannel *dc, GBytes *message, gboolean is_text, gpointer user_data)
 {
-  RtcUdpRelay *self = user_data;
+  /* Held: nothing below may end the relay, but the peer owns it. */
+  g_autoptr (RtcUdpRelay) self = g_object_ref (user_data);
   gsize len = g_bytes_get_size (message);
   guint64 lost = rtc_data_channel_take_dropped (dc);
   RtcUdpDatagram d;
@@ -592,6 +682,8 @@ rtc_udp_relay_stop (RtcUdpRelay *self, const char *why)
   self->stopped = TRUE;
   g_object_ref (self);
   g_clear_handle_id (&self->sweep_timer, g_source_remove);
+  g_clear_handle_id (&self->close_idle, g_source_remove);
+  g_clear_pointer (&self->close_session, g_free);
   g_hash_table_remove_all (self->bindings);
   for (guint i = 0; i < G_N_ELEMENTS (self->handlers); i++)
     g_clear_signal_handler (&self->handlers[i], self->dc);
@@ -630,6 +722,9 @@ rtc_udp_relay_finalize (GObject *object)
 {
   RtcUdpRelay *self = RTC_UDP_RELAY (object);
 
+  g_clear_handle_id (&self->close_idle, g_source_remove);
+  g_free (self->close_session);
+  g_clear_pointer (&self->eviction_log, aero_rate_limit_free);
   g_hash_table_unref (self->bindings);
   g_clear_object (&self->dc);
   g_clear_object (&self->policy);
@@ -656,4 +751,6 @@ rtc_udp_relay_init (RtcUdpRelay *self)
 {
   self->bindings = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
                                           (GDestroyNotify) binding_free);
+  self->eviction_log = aero_rate_limit_new (1.0 / EVICTION_LOG_INTERVAL_S, 1, 0,
+                                            g_get_monotonic_time ());
 }

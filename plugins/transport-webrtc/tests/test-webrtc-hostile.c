@@ -1,0 +1,250 @@
+/* test-webrtc-hostile.c — clients that do what a browser would not: UDP
+ * relay traffic without a tunnel, more remotes than a binding keeps, quota
+ * spent while the tunnel closes, offers with odd m-line sets. Every case
+ * runs a real aero-netd on loopback (see rtc-test-harness.h). */
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include "rtc-test-harness.h"
+
+#define M(name) "aero_webrtc_" name "{instance=\"rtc\"}"
+#define UDP_DROPPED(reason) "aero_webrtc_udp_dropped_total{instance=\"rtc\",reason=\"" reason "\"}"
+#define UDP_FROM_GUEST "aero_webrtc_udp_datagrams_total{instance=\"rtc\",direction=\"from_guest\"}"
+
+/* A v1 relay message from @guest_port to 127.0.0.1:@remote_port with @len
+ * zero bytes of payload. */
+static GBytes *
+relay_v1_to (guint16 guest_port, guint16 remote_port, gsize len)
+{
+  guint8 *buf = g_malloc0 (8 + len);
+
+  buf[0] = guest_port >> 8;
+  buf[1] = guest_port & 0xff;
+  buf[2] = 127;
+  buf[5] = 1;
+  buf[6] = remote_port >> 8;
+  buf[7] = remote_port & 0xff;
+  return g_bytes_new_take (buf, 8 + len);
+}
+
+static gboolean
+have_plugin (const char *name)
+{
+  g_auto (GStrv) dirs = g_strsplit (g_getenv ("AERO_NETD_PLUGIN_PATH") ?: "", ":", -1);
+  g_autofree char *file = g_strconcat (name, ".so", NULL);
+
+  for (guint i = 0; dirs[i]; i++)
+    {
+      g_autofree char *path = g_build_filename (dirs[i], file, NULL);
+
+      if (*dirs[i] && g_file_test (path, G_FILE_TEST_EXISTS))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static guint
+count_lines_with (const char *text, const char *needle)
+{
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  guint n = 0;
+
+  for (guint i = 0; lines[i]; i++)
+    if (strstr (lines[i], needle))
+      n++;
+  return n;
+}
+
+/* udp-relay = policy and a peer with only a `udp` channel: no l2 session,
+ * so every datagram is dropped as no_session — and none may cost a host
+ * socket, or one peer could hold udp-max-bindings sockets for nothing. */
+static void
+test_udp_no_session_no_socket (void)
+{
+  TestDaemon *d;
+  TestClient *c;
+  GstWebRTCDataChannel *udp;
+
+  if (!have_plugin ("policy"))
+    {
+      g_test_skip ("the policy plugin is not built");
+      return;
+    }
+  d = test_daemon_start ("filters = egress\n", "[egress]\nplugin = policy\nmode = open\n");
+  c = test_client_new ();
+  udp = test_client_channel (c, "udp", FALSE, 0, -1);
+  g_assert_cmpuint (test_client_post_offer (c, d, NULL), ==, 200);
+  g_assert_true (test_client_wait_open (c, udp, TEST_TIMEOUT_S));
+  for (guint i = 0; i < 64; i++)
+    {
+      g_autoptr (GBytes) m = relay_v1_to (10000 + i, 9, 4);
+
+      g_assert_true (test_client_send (c, udp, m));
+    }
+  g_assert_true (test_daemon_wait_metric (d, UDP_DROPPED ("no_session"), 64, TEST_TIMEOUT_S));
+  g_assert_cmpfloat (test_daemon_metric (d, M ("udp_bindings_active")), ==, 0);
+  g_assert_cmpfloat (test_daemon_metric (d, UDP_FROM_GUEST), ==, 0);
+  test_client_free (c);
+  test_daemon_stop (d);
+}
+
+/* udp-max-remotes = 2 and five remotes from one guest port: all five go
+ * out, three remotes are forgotten, each counted, and the log says so once
+ * (the line is rate-limited). */
+static void
+test_udp_remote_eviction_counted (void)
+{
+  TestDaemon *d = test_daemon_start ("udp-relay = open\nudp-max-remotes = 2\n", NULL);
+  TestClient *c = test_client_new ();
+  GstWebRTCDataChannel *l2 = test_client_channel (c, "l2", TRUE, -1, -1);
+  GstWebRTCDataChannel *udp = test_client_channel (c, "udp", FALSE, 0, -1);
+  g_autofree char *log = NULL;
+
+  g_assert_cmpuint (test_client_post_offer (c, d, NULL), ==, 200);
+  g_assert_true (test_client_wait_open (c, l2, TEST_TIMEOUT_S));
+  g_assert_true (test_client_wait_open (c, udp, TEST_TIMEOUT_S));
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autoptr (GBytes) m = relay_v1_to (5000, 20000 + i, 4);
+
+      g_assert_true (test_client_send (c, udp, m));
+    }
+  g_assert_true (test_daemon_wait_metric (d, UDP_FROM_GUEST, 5, TEST_TIMEOUT_S));
+  g_assert_cmpfloat (test_daemon_metric (d, UDP_DROPPED ("remote_limit")), ==, 3);
+  g_assert_cmpfloat (test_daemon_metric (d, M ("udp_bindings_active")), ==, 1);
+  log = test_daemon_log (d);
+  g_assert_cmpuint (count_lines_with (log, "udp-max-remotes"), ==, 1);
+  test_client_free (c);
+  test_daemon_stop (d);
+}
+
+/* bytes-quota-up = 100 and 500-byte datagrams sent right after the client
+ * closed its l2 channel: the quota close meets an l2 channel that is
+ * already closing, which ends the tunnel, the peer and its udp channel at
+ * once. The relay must not touch itself afterwards (AddressSanitizer, and
+ * G_SLICE=always-malloc, see a use after free); the timing varies per
+ * attempt to hit the window. */
+static void
+test_udp_quota_close_while_l2_closes (void)
+{
+  TestDaemon *d;
+  double closes;
+
+  if (!have_plugin ("policy"))
+    {
+      g_test_skip ("the policy plugin is not built");
+      return;
+    }
+  d = test_daemon_start ("filters = egress\n",
+                         "[egress]\nplugin = policy\nmode = open\nbytes-quota-up = 100\n");
+  for (guint attempt = 0; attempt < 20; attempt++)
+    {
+      TestClient *c = test_client_new ();
+      GstWebRTCDataChannel *l2 = test_client_channel (c, "l2", TRUE, -1, -1);
+      GstWebRTCDataChannel *udp = test_client_channel (c, "udp", FALSE, 0, -1);
+      g_autoptr (GBytes) big = relay_v1_to (5000, 9, 500);
+      g_autoptr (GBytes) big2 = relay_v1_to (30000 + attempt, 9, 500);
+
+      g_assert_cmpuint (test_client_post_offer (c, d, NULL), ==, 200);
+      g_assert_true (test_client_wait_open (c, l2, TEST_TIMEOUT_S));
+      g_assert_true (test_client_wait_open (c, udp, TEST_TIMEOUT_S));
+      gst_webrtc_data_channel_close (l2);
+      g_usleep (attempt * 200);
+      /* The channel may already be closing under the client. */
+      test_client_send (c, udp, big);
+      test_client_send (c, udp, big2);
+      g_usleep (200 * 1000);
+      test_client_free (c);
+      if (test_http (d, "GET", "/readyz", NULL, NULL, NULL, NULL) != 200)
+        {
+          g_autofree char *log = test_daemon_log (d);
+
+          g_printerr ("aero-netd stopped answering (attempt %u):\n%s\n", attempt, log);
+          g_assert_not_reached ();
+        }
+    }
+  /* The quota was really spent (else this tested nothing), and every peer
+   * went away. */
+  closes = test_daemon_metric (d, "aero_policy_quota_closes_total{instance=\"egress\","
+                                  "kind=\"bytes_up\"}");
+  g_assert_cmpfloat (closes, >=, 1);
+  g_assert_true (test_daemon_wait_metric (d, M ("peers_active"), 0, TEST_TIMEOUT_S));
+  g_assert_true (test_daemon_wait_metric (d, M ("udp_bindings_active"), 0, TEST_TIMEOUT_S));
+  test_daemon_stop (d);
+}
+
+static guint
+post_sdp (TestDaemon *d, const char *sdp)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree char *body = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, "offer");
+  json_builder_set_member_name (b, "sdp");
+  json_builder_add_string_value (b, sdp);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  body = json_generator_to_data (gen, NULL);
+  return test_http (d, "POST", "/webrtc/offer", "application/json", body, NULL, NULL);
+}
+
+/* Offers a browser could never make but a script can: the application
+ * section twice, and hundreds of extra m-lines. Each gets an answer or a
+ * refusal (400, or 500 when webrtcbin gives up), and no peer outlives
+ * connect-timeout. */
+static void
+test_sdp_odd_offers (void)
+{
+  TestDaemon *d = test_daemon_start ("connect-timeout = 2s\n", NULL);
+  TestClient *c = test_client_new ();
+  g_autofree char *offer = NULL;
+  const char *m;
+  g_autoptr (GString) twice = NULL;
+  g_autoptr (GString) many = NULL;
+  guint st;
+
+  test_client_channel (c, "l2", TRUE, -1, -1);
+  offer = test_client_offer (c, TRUE);
+  m = strstr (offer, "m=application");
+  g_assert_nonnull (m);
+  twice = g_string_new (offer);
+  g_string_append (twice, m);
+  st = post_sdp (d, twice->str);
+  g_test_message ("two application sections: %u", st);
+  g_assert_true (st == 200 || st == 400 || st == 500);
+  many = g_string_new (offer);
+  for (guint i = 0; many->len < 45000; i++)
+    g_string_append_printf (many, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
+                            "a=mid:x%u\r\na=rtpmap:111 OPUS/48000/2\r\na=recvonly\r\n", i);
+  st = post_sdp (d, many->str);
+  g_test_message ("many m-lines: %u", st);
+  g_assert_true (st == 200 || st == 400 || st == 500);
+  g_assert_cmpuint (test_http (d, "GET", "/readyz", NULL, NULL, NULL, NULL), ==, 200);
+  g_assert_true (test_daemon_wait_metric (d, M ("peers_active"), 0, TEST_TIMEOUT_S));
+  test_client_free (c);
+  test_daemon_stop (d);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  if (g_getenv ("AERO_NETD") == NULL)
+    {
+      g_printerr ("AERO_NETD is not set\n");
+      return 77;
+    }
+  g_test_add_func ("/webrtc-hostile/udp-no-session-no-socket", test_udp_no_session_no_socket);
+  g_test_add_func ("/webrtc-hostile/udp-remote-eviction-counted", test_udp_remote_eviction_counted);
+  g_test_add_func ("/webrtc-hostile/udp-quota-close-while-l2-closes",
+                   test_udp_quota_close_while_l2_closes);
+  g_test_add_func ("/webrtc-hostile/sdp-odd-offers", test_sdp_odd_offers);
+  return g_test_run ();
+}
