@@ -676,3 +676,20 @@ test_is_arp_reply_from_gateway (GBytes *frame)
   return len >= 42 && f[12] == 0x08 && f[13] == 0x06 && f[21] == 2 && f[28] == 10 && f[29] == 0 &&
          f[30] == 2 && f[31] == 2;
 }
+
+/* Whether plugin NAME is in AERO_NETD_PLUGIN_PATH. */
+gboolean
+test_have_plugin (const char *name)
+{
+  g_auto (GStrv) dirs = g_strsplit (g_getenv ("AERO_NETD_PLUGIN_PATH") ?: "", ":", -1);
+  g_autofree char *file = g_strconcat (name, ".so", NULL);
+
+  for (guint i = 0; dirs[i]; i++)
+    {
+      g_autofree char *path = g_build_filename (dirs[i], file, NULL);
+
+      if (*dirs[i] && g_file_test (path, G_FILE_TEST_EXISTS))
+        return TRUE;
+    }
+  return FALSE;
+}

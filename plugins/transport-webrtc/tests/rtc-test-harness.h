@@ -25,6 +25,7 @@ typedef struct {
 } TestDaemon;
 
 TestDaemon *test_daemon_start (const char *webrtc_keys, const char *extra_groups);
+gboolean test_have_plugin (const char *name);
 void test_daemon_stop (TestDaemon *d);
 char *test_daemon_log (TestDaemon *d);
 double test_daemon_metric (TestDaemon *d, const char *series);

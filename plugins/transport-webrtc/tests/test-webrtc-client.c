@@ -627,22 +627,6 @@ test_udp_relay (gconstpointer data)
   test_daemon_stop (d);
 }
 
-static gboolean
-have_plugin (const char *name)
-{
-  g_auto (GStrv) dirs = g_strsplit (g_getenv ("AERO_NETD_PLUGIN_PATH") ?: "", ":", -1);
-  g_autofree char *file = g_strconcat (name, ".so", NULL);
-
-  for (guint i = 0; dirs[i]; i++)
-    {
-      g_autofree char *path = g_build_filename (dirs[i], file, NULL);
-
-      if (*dirs[i] && g_file_test (path, G_FILE_TEST_EXISTS))
-        return TRUE;
-    }
-  return FALSE;
-}
-
 /* udp-relay = policy with the policy plugin in filters: its safe mode
  * refuses loopback destinations, its open mode lets them through; the
  * tunnel keeps working behind the same policy. */
@@ -661,7 +645,7 @@ test_udp_relay_policy (gconstpointer data)
   g_autoptr (GSocketAddress) from = NULL;
   g_autofree char *got = NULL;
 
-  if (!have_plugin ("policy"))
+  if (!test_have_plugin ("policy"))
     {
       g_test_skip ("the policy plugin is not built");
       return;

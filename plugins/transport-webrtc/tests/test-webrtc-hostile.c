@@ -28,22 +28,6 @@ relay_v1_to (guint16 guest_port, guint16 remote_port, gsize len)
   return g_bytes_new_take (buf, 8 + len);
 }
 
-static gboolean
-have_plugin (const char *name)
-{
-  g_auto (GStrv) dirs = g_strsplit (g_getenv ("AERO_NETD_PLUGIN_PATH") ?: "", ":", -1);
-  g_autofree char *file = g_strconcat (name, ".so", NULL);
-
-  for (guint i = 0; dirs[i]; i++)
-    {
-      g_autofree char *path = g_build_filename (dirs[i], file, NULL);
-
-      if (*dirs[i] && g_file_test (path, G_FILE_TEST_EXISTS))
-        return TRUE;
-    }
-  return FALSE;
-}
-
 static guint
 count_lines_with (const char *text, const char *needle)
 {
@@ -66,7 +50,7 @@ test_udp_no_session_no_socket (void)
   TestClient *c;
   GstWebRTCDataChannel *udp;
 
-  if (!have_plugin ("policy"))
+  if (!test_have_plugin ("policy"))
     {
       g_test_skip ("the policy plugin is not built");
       return;
@@ -131,7 +115,7 @@ test_udp_quota_close_while_l2_closes (void)
   TestDaemon *d;
   double closes;
 
-  if (!have_plugin ("policy"))
+  if (!test_have_plugin ("policy"))
     {
       g_test_skip ("the policy plugin is not built");
       return;
