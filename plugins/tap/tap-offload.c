@@ -8,6 +8,8 @@
 #define ETH_LEN 14
 #define ETH_IPV4 0x0800
 #define ETH_IPV6 0x86dd
+#define ETH_VLAN 0x8100 /* 802.1Q */
+#define ETH_QINQ 0x88a8 /* 802.1ad */
 #define PROTO_TCP 6
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -17,6 +19,7 @@
 
 typedef struct {
   guint version;
+  gsize l3;     /* offset of the IP header (after up to two VLAN tags) */
   gsize l4;     /* offset of the TCP header */
   gsize hl;     /* offset of the TCP payload */
   gsize end;    /* end of the IP packet */
@@ -60,7 +63,7 @@ fold32 (guint32 s)
 static guint16
 pseudo_sum (const guint8 *frame, const TcpFrame *t, gsize l4_len)
 {
-  const guint8 *ip = frame + ETH_LEN;
+  const guint8 *ip = frame + t->l3;
 
   if (t->version == 4)
     return aero_inet_pseudo_sum (4, ip + 12, ip + 16, PROTO_TCP, l4_len);
@@ -68,40 +71,54 @@ pseudo_sum (const guint8 *frame, const TcpFrame *t, gsize l4_len)
 }
 
 /* Whether FRAME is an unfragmented IPv4, or IPv6 without extension
- * headers, TCP segment whose lengths add up; fills T. */
+ * headers, TCP segment whose lengths add up, after up to two VLAN tags
+ * (the TAP's VLAN features include TSO: a VLAN device on it hands over
+ * tagged large segments); fills T. */
 static gboolean
 parse_tcp (const guint8 *frame, gsize len, TcpFrame *t)
 {
-  gsize doff;
+  gsize l3 = ETH_LEN, doff;
+  guint16 type;
 
-  if (len < ETH_LEN + 40)
+  if (len < ETH_LEN)
     return FALSE;
-  switch (get16 (frame + 12))
+  type = get16 (frame + 12);
+  for (int tags = 0; tags < 2 && (type == ETH_VLAN || type == ETH_QINQ); tags++)
+    {
+      if (len < l3 + 4)
+        return FALSE;
+      type = get16 (frame + l3 + 2);
+      l3 += 4;
+    }
+  if (len < l3 + 40)
+    return FALSE;
+  t->l3 = l3;
+  switch (type)
     {
     case ETH_IPV4:
       {
-        const guint8 *ip = frame + ETH_LEN;
+        const guint8 *ip = frame + l3;
         gsize ihl = (gsize) (ip[0] & 0x0f) * 4;
         gsize total = get16 (ip + 2);
 
         if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != PROTO_TCP || (get16 (ip + 6) & 0x3fff) != 0 ||
-            total < ihl + 20 || ETH_LEN + total > len)
+            total < ihl + 20 || l3 + total > len)
           return FALSE;
         t->version = 4;
-        t->l4 = ETH_LEN + ihl;
-        t->end = ETH_LEN + total;
+        t->l4 = l3 + ihl;
+        t->end = l3 + total;
         break;
       }
     case ETH_IPV6:
       {
-        const guint8 *ip = frame + ETH_LEN;
+        const guint8 *ip = frame + l3;
 
-        if (len < ETH_LEN + 60 || (ip[0] >> 4) != 6 || ip[6] != PROTO_TCP ||
-            ETH_LEN + 40 + (gsize) get16 (ip + 4) > len)
+        if (len < l3 + 60 || (ip[0] >> 4) != 6 || ip[6] != PROTO_TCP ||
+            l3 + 40 + (gsize) get16 (ip + 4) > len)
           return FALSE;
         t->version = 6;
-        t->l4 = ETH_LEN + 40;
-        t->end = ETH_LEN + 40 + get16 (ip + 4);
+        t->l4 = l3 + 40;
+        t->end = l3 + 40 + get16 (ip + 4);
         break;
       }
     default:
@@ -198,15 +215,15 @@ emit_piece (const guint8 *frame, const TcpFrame *t, gsize off, gsize n, guint in
   p.end = head + n;
   if (t->version == 4)
     {
-      guint8 *ip = buf + ETH_LEN;
+      guint8 *ip = buf + t->l3;
 
-      put16 (ip + 2, (guint16) (p.end - ETH_LEN));
-      put16 (ip + 4, (guint16) (get16 (frame + ETH_LEN + 4) + index));
+      put16 (ip + 2, (guint16) (p.end - t->l3));
+      put16 (ip + 4, (guint16) (get16 (frame + t->l3 + 4) + index));
       put16 (ip + 10, 0);
-      put16 (ip + 10, aero_inet_checksum (ip, t->l4 - ETH_LEN, 0));
+      put16 (ip + 10, aero_inet_checksum (ip, t->l4 - t->l3, 0));
     }
   else
-    put16 (buf + ETH_LEN + 4, (guint16) (p.end - ETH_LEN - 40));
+    put16 (buf + t->l3 + 4, (guint16) (p.end - t->l3 - 40));
   put32 (tcp + 4, get32 (frame + t->l4 + 4) + (guint32) off);
   if (!last)
     tcp[13] &= (guint8) ~(TCP_FIN | TCP_PSH);
@@ -271,7 +288,7 @@ tap_offload_to_kernel (const guint8 *frame, gsize len, guint mtu, struct virtio_
   memset (hdr, 0, sizeof *hdr);
   if (!parse_tcp (frame, len, &t))
     return FALSE;
-  headers = t.hl - ETH_LEN;
+  headers = t.hl - t.l3;
   if (mtu <= headers || t.end - t.hl <= mtu - headers)
     return FALSE;
   hdr->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;

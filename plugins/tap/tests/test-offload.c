@@ -588,6 +588,72 @@ test_gso_ipv6 (void)
 
 /* Runs a non-GSO frame with NEEDS_CSUM through and returns the one frame
  * emitted (checked to be as long as the input). */
+/* A large segment behind an 802.1Q tag (a VLAN device on the TAP: its VLAN
+ * features include TSO) is split as the same segment without the tag, and
+ * every piece keeps the tag. */
+static void
+test_gso_vlan (void)
+{
+  g_autoptr (GRand) rng = g_rand_new_with_seed (0x7a9);
+
+  for (guint version = 4; version <= 6; version += 2)
+    {
+      g_autofree guint8 *payload = g_malloc (20000);
+      g_autoptr (GPtrArray) plain = new_sink ();
+      g_autoptr (GPtrArray) tagged = new_sink ();
+      static const guint8 tag[4] = { 0x81, 0x00, 0x00, 0x64 }; /* VLAN 100 */
+      TcpSpec s = { 0 };
+      struct virtio_net_hdr hdr = { 0 }, thdr;
+      g_autofree guint8 *vlan = NULL;
+      Frame f;
+      guint pieces = 0, tpieces = 0;
+
+      fill_random (rng, payload, 20000);
+      s.version = version;
+      s.flags = 0x18;
+      s.seq = 1000;
+      s.id = 7;
+      s.frag = 0x4000;
+      s.payload = payload;
+      s.payload_len = 20000;
+      f = build_tcp (&s);
+      wr16 (f.data + f.l4 + 16, ref_pseudo (version, PROTO_TCP, f.len - f.l4));
+      hdr.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+      hdr.gso_type = version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
+      hdr.hdr_len = (guint16) f.hl;
+      hdr.gso_size = 1448;
+      hdr.csum_start = (guint16) f.l4;
+      hdr.csum_offset = 16;
+      thdr = hdr;
+      thdr.hdr_len += 4;
+      thdr.csum_start += 4;
+      vlan = g_malloc (f.len + 4);
+      memcpy (vlan, f.data, 12);
+      memcpy (vlan + 12, tag, 4);
+      memcpy (vlan + 16, f.data + 12, f.len - 12);
+
+      g_assert_cmpint (tap_offload_from_kernel (&thdr, vlan, f.len + 4, 16384, collect, tagged,
+                                                &tpieces), ==, TAP_OFFLOAD_OK);
+      g_assert_cmpint (tap_offload_from_kernel (&hdr, f.data, f.len, 16384, collect, plain,
+                                                &pieces), ==, TAP_OFFLOAD_OK);
+      g_assert_cmpuint (tpieces, ==, pieces);
+      g_assert_cmpuint (tagged->len, ==, plain->len);
+      g_assert_cmpuint (pieces, >, 1);
+      for (guint k = 0; k < plain->len; k++)
+        {
+          gsize plen, tlen;
+          const guint8 *p = g_bytes_get_data (plain->pdata[k], &plen);
+          const guint8 *t = g_bytes_get_data (tagged->pdata[k], &tlen);
+
+          g_assert_cmpuint (tlen, ==, plen + 4);
+          g_assert_cmpmem (t, 12, p, 12);
+          g_assert_cmpmem (t + 12, 4, tag, 4);
+          g_assert_cmpmem (t + 16, tlen - 16, p + 12, plen - 12);
+        }
+      g_free (f.data);
+    }
+}
+
 static GBytes *
 run_csum (guint8 *frame, gsize len, gsize start, gsize offset, guint segment)
 {
@@ -1257,6 +1323,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tap/offload/gso/ipv4", test_gso_ipv4);
   g_test_add_func ("/tap/offload/gso/ipv4-options", test_gso_ipv4_options);
   g_test_add_func ("/tap/offload/gso/ipv6", test_gso_ipv6);
+  g_test_add_func ("/tap/offload/gso/vlan", test_gso_vlan);
   g_test_add_func ("/tap/offload/csum/udp4", test_csum_udp4);
   g_test_add_func ("/tap/offload/csum/udp4-zero", test_csum_udp4_zero);
   g_test_add_func ("/tap/offload/csum/tcp6", test_csum_tcp6);
