@@ -18,6 +18,8 @@
 #include "aero-process-metrics.h"
 #include "aero-session-private.h"
 
+/* The largest request body the server reads (see on_got_headers()). */
+#define HTTP_MAX_BODY_KIB 1024
 #define COMPONENT "core"
 
 typedef struct {
@@ -52,6 +54,7 @@ struct _AeroHost
   AeroMetric *m_sessions_active;
   AeroMetric *m_sessions_opened;
   AeroMetric *m_sessions_refused;
+  AeroMetric *m_bodies_refused;
   AeroMetricFamily *m_sessions_closed;
   AeroMetricFamily *m_plugin_info;
   AeroSessionMetrics session_metrics;
@@ -192,6 +195,10 @@ register_core_metrics (AeroHost *self)
   self->m_sessions_refused = aero_metrics_counter (
     self->metrics, "aero_sessions_refused_total",
     "Channels refused a session (shutting down, session limit, stack failure).");
+  self->m_bodies_refused = aero_metrics_counter (
+    self->metrics, "aero_http_bodies_refused_total",
+    "HTTP requests refused (413) for a body above " G_STRINGIFY (HTTP_MAX_BODY_KIB)
+    " KiB or of unknown length; read into nothing.");
   self->m_sessions_closed = aero_metrics_family (self->metrics, "aero_sessions_closed_total",
                                                  AERO_METRIC_COUNTER,
                                                  "Sessions closed since start, by close reason.",
@@ -688,6 +695,40 @@ metrics_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashT
               g_string_free (text, FALSE), len);
 }
 
+/* Request bodies: libsoup reads a request's whole body into memory before
+ * any handler runs, and nothing of ours needs more than a WebRTC offer
+ * (signal-max-message, at most 1 MiB). A larger body, or one of unknown
+ * length (chunked), is read into nothing and answered 413; the connection
+ * is closed after it. A plugin's early handler that answers first (411,
+ * 413) keeps its answer. */
+static void
+on_got_headers (SoupServerMessage *msg, gpointer user_data)
+{
+  AeroHost *self = user_data;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  SoupEncoding encoding = soup_message_headers_get_encoding (headers);
+
+  if (encoding == SOUP_ENCODING_NONE
+      || (encoding == SOUP_ENCODING_CONTENT_LENGTH
+          && soup_message_headers_get_content_length (headers) <= HTTP_MAX_BODY_KIB * 1024))
+    return;
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection",
+                                "close");
+  if (soup_server_message_get_status (msg) == SOUP_STATUS_NONE)
+    {
+      aero_metric_inc (self->m_bodies_refused);
+      reply_text (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "text/plain; charset=utf-8",
+                  g_strdup ("request body too large\n"), strlen ("request body too large\n"));
+    }
+}
+
+static void
+on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
+{
+  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
+}
+
 /* A listening TCP socket with a deep accept queue: libsoup's own listen()
  * uses a backlog of 10, which makes bursts of tunnel set-ups wait for SYN
  * retransmissions (seconds) instead of being accepted. */
@@ -716,6 +757,7 @@ start_http (AeroHost *self, GError **error)
                                "tls-certificate", self->tls_certificate, NULL);
   if (self->tls_certificate)
     options |= SOUP_SERVER_LISTEN_HTTPS;
+  g_signal_connect (self->server, "request-started", G_CALLBACK (on_request_started), self);
   soup_server_add_handler (self->server, "/healthz", healthz_cb, self, NULL);
   soup_server_add_handler (self->server, "/readyz", readyz_cb, self, NULL);
   soup_server_add_handler (self->server, "/metrics", metrics_cb, self, NULL);

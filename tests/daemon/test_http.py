@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """test_http — the core's HTTP server: /healthz, /readyz, /metrics, TLS,
-several listen addresses, and the log formats.
+several listen addresses, request bodies (bounded), and the log formats.
 
 /metrics is checked twice: by `promtool check metrics` when it is installed
 and by promparse, a strict parser of the text format 0.0.4 (see
@@ -41,6 +41,7 @@ CORE_FAMILIES = {
     "aero_session_frames_total": "counter",
     "aero_session_bytes_total": "counter",
     "aero_session_drops_total": "counter",
+    "aero_http_bodies_refused_total": "counter",
     "process_cpu_seconds_total": "counter",
     "process_resident_memory_bytes": "gauge",
     "process_virtual_memory_bytes": "gauge",
@@ -152,6 +153,7 @@ def run_plain(tap, tmp):
 
         check_metrics(tap, d, {"lan": ("test-arp", "stack", "1.1.0"),
                                "guest": ("test-stream", "transport", "1.2.0")})
+        check_bodies(tap, d, http_port)
 
         if port6 is None:
             tap.skip("/healthz answers on [::1] too", "IPv6 loopback unavailable")
@@ -164,6 +166,60 @@ def run_plain(tap, tmp):
                    str(status))
         tap.ok(d.stop() == 0, "exits 0 on SIGTERM", d.stderr())
         check_text_log(tap, d.stderr())
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def send_request(port, head, body_chunks, timeout=20.0):
+    """Sends HEAD then the body chunks; returns the status line's code and
+    whether the server then closed the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(head.encode())
+        for chunk in body_chunks:
+            s.sendall(chunk)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            got = s.recv(65536)
+            if not got:
+                break
+            data += got
+        code = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else None
+        s.settimeout(5.0)
+        try:
+            while s.recv(65536):
+                pass
+            closed = True
+        except OSError:
+            closed = False
+        return code, closed
+
+
+def check_bodies(tap, d, port):
+    """libsoup reads a request's whole body into memory before any handler
+    runs: the core refuses bodies above 1 MiB, or of unknown length, with
+    413, reads them into nothing and closes the connection."""
+    mib = b"A" * (1 << 20)
+    before = rss_kib(d.pid)
+    code, closed = send_request(port, "GET /healthz HTTP/1.1\r\nHost: h\r\n"
+                                      f"Content-Length: {64 << 20}\r\n\r\n", [mib] * 64)
+    grown = (rss_kib(d.pid) - before) // 1024
+    tap.ok(code == 413 and closed, f"a 64 MiB body is answered 413 and closed ({code}, {closed})")
+    tap.ok(grown < 16, f"... and the daemon did not keep it ({grown} MiB more RSS)")
+    code, closed = send_request(port, "POST /no-such-path HTTP/1.1\r\nHost: h\r\n"
+                                      "Transfer-Encoding: chunked\r\n\r\n",
+                                [b"10\r\n" + b"B" * 16 + b"\r\n", b"0\r\n\r\n"])
+    tap.ok(code == 413 and closed, f"a chunked body is answered 413 and closed ({code}, {closed})")
+    code, _ = send_request(port, "GET /healthz HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+                                 "Content-Length: 1024\r\n\r\n", [b"C" * 1024])
+    tap.ok(code == 200, f"a 1 KiB body is read and the request answered ({code})")
+    refused = aerotest.metric(d.metrics(), "aero_http_bodies_refused_total")
+    tap.ok(refused == 2, f"aero_http_bodies_refused_total = 2 ({refused})")
 
 
 TEXT_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [A-Z]+ [^ :]+: .*\Z")
