@@ -3,6 +3,7 @@
  * the sessions (with their admission rules, rate limits and capture), and
  * runs the graceful shutdown. */
 #include <string.h>
+#include <unistd.h>
 
 #include "aero-net/aero-host.h"
 #include "aero-net/aero-filter.h"
@@ -55,6 +56,17 @@ struct _AeroHost
   AeroMetric *m_sessions_opened;
   AeroMetric *m_sessions_refused;
   AeroMetric *m_bodies_refused;
+  AeroMetric *m_listeners_rearmed;
+
+  /* The listening sockets and what libsoup was told about them, for the
+   * watchdog (listener_watchdog_cb()). */
+  GPtrArray *listen_sockets; /* GSocket */
+  SoupServerListenOptions listen_options;
+  guint listen_watchdog;
+  guint64 connections_seen;      /* request-started, which libsoup emits per accept too */
+  guint64 connections_at_check;
+  guint stuck_checks;            /* checks in a row that found connections waiting, none accepted */
+  gint64 rearm_logged_us;
   AeroMetricFamily *m_sessions_closed;
   AeroMetricFamily *m_plugin_info;
   AeroSessionMetrics session_metrics;
@@ -124,9 +136,11 @@ aero_host_dispose (GObject *object)
           aero_component_stop (inst->component);
         inst->started = FALSE;
       }
+  g_clear_handle_id (&self->listen_watchdog, g_source_remove);
   if (self->server)
     soup_server_disconnect (self->server);
   g_clear_object (&self->server);
+  g_clear_pointer (&self->listen_sockets, g_ptr_array_unref);
   G_OBJECT_CLASS (aero_host_parent_class)->dispose (object);
 }
 
@@ -199,6 +213,10 @@ register_core_metrics (AeroHost *self)
     self->metrics, "aero_http_bodies_refused_total",
     "HTTP requests refused (413) for a body above " G_STRINGIFY (HTTP_MAX_BODY_KIB)
     " KiB or of unknown length; read into nothing.");
+  self->m_listeners_rearmed = aero_metrics_counter (
+    self->metrics, "aero_http_listeners_rearmed_total",
+    "Times a listening socket was handed to the HTTP server again after its accept stopped "
+    "(libsoup drops a listener on any accept() error, e.g. out of file descriptors).");
   self->m_sessions_closed = aero_metrics_family (self->metrics, "aero_sessions_closed_total",
                                                  AERO_METRIC_COUNTER,
                                                  "Sessions closed since start, by close reason.",
@@ -726,7 +744,62 @@ on_got_headers (SoupServerMessage *msg, gpointer user_data)
 static void
 on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
+  AeroHost *self = user_data;
+
+  self->connections_seen++;
   g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
+}
+
+/* libsoup 3.2's listener gives up for good on the first accept() that
+ * fails (G_SOURCE_REMOVE in its listen_watch): out of file descriptors
+ * once, and the daemon never accepts again. Once a second, a listening
+ * socket with connections waiting while none was accepted since the last
+ * check, twice in a row, is handed to the server again, once there are
+ * descriptors to accept with (a dup() of it succeeds). */
+#define LISTEN_WATCHDOG_S 1
+#define REARM_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
+
+static gboolean
+listener_watchdog_cb (gpointer data)
+{
+  AeroHost *self = data;
+  gboolean idle = self->connections_seen == self->connections_at_check;
+  gboolean waiting = FALSE;
+
+  self->connections_at_check = self->connections_seen;
+  for (guint i = 0; idle && i < self->listen_sockets->len; i++)
+    if (g_socket_condition_check (g_ptr_array_index (self->listen_sockets, i), G_IO_IN) & G_IO_IN)
+      waiting = TRUE;
+  /* Twice in a row: one check may come just before the accept it sees. */
+  self->stuck_checks = idle && waiting ? self->stuck_checks + 1 : 0;
+  if (self->stuck_checks < 2 || self->shutting_down)
+    return G_SOURCE_CONTINUE;
+  self->stuck_checks = 0;
+  for (guint i = 0; i < self->listen_sockets->len; i++)
+    {
+      GSocket *socket = g_ptr_array_index (self->listen_sockets, i);
+      g_autoptr (GError) error = NULL;
+      int probe;
+
+      if (!(g_socket_condition_check (socket, G_IO_IN) & G_IO_IN))
+        continue;
+      probe = dup (g_socket_get_fd (socket));
+      if (probe < 0)
+        continue; /* still out of descriptors: the next check tries again */
+      close (probe);
+      if (!soup_server_listen_socket (self->server, socket, self->listen_options, &error))
+        continue;
+      aero_metric_inc (self->m_listeners_rearmed);
+      if (g_get_monotonic_time () - self->rearm_logged_us >= REARM_LOG_INTERVAL_US)
+        {
+          self->rearm_logged_us = g_get_monotonic_time ();
+          AERO_LOG_WARNING (COMPONENT, "MESSAGE",
+                            "connections were waiting but none was accepted: the HTTP listener "
+                            "stopped on an accept() error (out of file descriptors?) and listens "
+                            "again");
+        }
+    }
+  return G_SOURCE_CONTINUE;
 }
 
 /* A listening TCP socket with a deep accept queue: libsoup's own listen()
@@ -755,6 +828,7 @@ start_http (AeroHost *self, GError **error)
 
   self->server = g_object_new (SOUP_TYPE_SERVER, "server-header", "aero-netd/" AERO_NET_VERSION " ",
                                "tls-certificate", self->tls_certificate, NULL);
+  self->listen_sockets = g_ptr_array_new_with_free_func (g_object_unref);
   if (self->tls_certificate)
     options |= SOUP_SERVER_LISTEN_HTTPS;
   g_signal_connect (self->server, "request-started", G_CALLBACK (on_request_started), self);
@@ -778,7 +852,10 @@ start_http (AeroHost *self, GError **error)
                        local->message);
           return FALSE;
         }
+      g_ptr_array_add (self->listen_sockets, g_object_ref (socket));
     }
+  self->listen_options = options;
+  self->listen_watchdog = g_timeout_add_seconds (LISTEN_WATCHDOG_S, listener_watchdog_cb, self);
   return TRUE;
 }
 

@@ -5,7 +5,9 @@
  * fails at run time (a port already in use), 2 for usage and configuration
  * errors. */
 #include <signal.h>
+#include <errno.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <glib-unix.h>
 
@@ -66,6 +68,21 @@ list_plugins (AeroHost *host)
   return EXIT_SUCCESS;
 }
 
+/* Every session holds sockets: the soft limit on open files (often 1024)
+ * goes up to the hard one, as a service manager would set it. */
+static void
+raise_fd_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
+    return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+    fprintf (stderr, "aero-netd: warning: cannot raise the open files limit: %s\n",
+             g_strerror (errno));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -108,6 +125,7 @@ main (int argc, char **argv)
     }
 
   aero_log_setup (AERO_LOG_FORMAT_TEXT, G_LOG_LEVEL_INFO);
+  raise_fd_limit ();
   host = aero_host_new ();
 
   if (config == NULL && !list)

@@ -42,6 +42,7 @@ CORE_FAMILIES = {
     "aero_session_bytes_total": "counter",
     "aero_session_drops_total": "counter",
     "aero_http_bodies_refused_total": "counter",
+    "aero_http_listeners_rearmed_total": "counter",
     "process_cpu_seconds_total": "counter",
     "process_resident_memory_bytes": "gauge",
     "process_virtual_memory_bytes": "gauge",
@@ -210,7 +211,13 @@ def check_bodies(tap, d, port):
                                       f"Content-Length: {64 << 20}\r\n\r\n", [mib] * 64)
     grown = (rss_kib(d.pid) - before) // 1024
     tap.ok(code == 413 and closed, f"a 64 MiB body is answered 413 and closed ({code}, {closed})")
-    tap.ok(grown < 16, f"... and the daemon did not keep it ({grown} MiB more RSS)")
+    with open(f"/proc/{d.pid}/maps", encoding="ascii", errors="replace") as f:
+        sanitized = "libasan" in f.read()
+    if sanitized:
+        # AddressSanitizer's quarantine keeps freed memory: RSS is no bound there.
+        tap.skip("... and the daemon did not keep it", "AddressSanitizer build")
+    else:
+        tap.ok(grown < 16, f"... and the daemon did not keep it ({grown} MiB more RSS)")
     code, closed = send_request(port, "POST /no-such-path HTTP/1.1\r\nHost: h\r\n"
                                       "Transfer-Encoding: chunked\r\n\r\n",
                                 [b"10\r\n" + b"B" * 16 + b"\r\n", b"0\r\n\r\n"])
@@ -334,11 +341,46 @@ def run_log_level(tap, tmp):
            "\n".join(low))
 
 
+def run_fd_exhaustion(tap, tmp):
+    """Out of file descriptors once (many idle connections), libsoup's
+    listener stops accepting for good; the core's watchdog hands the
+    listening socket back to it once connections wait and descriptors are
+    free again."""
+    import resource
+    http_port, stream_port = aerotest.free_port(), aerotest.free_port()
+    config = tmp.file("fds.ini", aerotest.stream_config(
+        http_port, stream_port, "test-arp", {"address": "10.0.2.2"}))
+    with aerotest.Daemon(config, tmp.path, http_port=http_port) as d:
+        d.wait_ready()
+        resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (128, 128))
+        socks = []
+        try:
+            for _ in range(200):
+                socks.append(socket.create_connection(("127.0.0.1", http_port), timeout=5))
+            time.sleep(2.0)
+        finally:
+            for s in socks:
+                s.close()
+
+        def healthy():
+            try:
+                return aerotest.http_get("127.0.0.1", http_port, "/healthz", timeout=1.0)[0] == 200
+            except OSError:
+                return False
+        ok = aerotest.poll_until(healthy, 10.0, interval=0.2)
+        tap.ok(ok, "after running out of descriptors the daemon accepts again")
+        rearmed = aerotest.metric(d.metrics(), "aero_http_listeners_rearmed_total") if ok else None
+        tap.ok((rearmed or 0) >= 1, f"aero_http_listeners_rearmed_total counts it ({rearmed})")
+        tap.ok("listens again" in d.stderr(), "the log says so", d.stderr()[-1500:])
+        tap.ok(d.stop() == 0, "exits 0 on SIGTERM")
+
+
 def main():
     tap = aerotest.Tap()
     check_parser_self_test(tap)
     with aerotest.TempDir() as tmp:
-        for func in (run_plain, run_json_log, run_tls, run_log_level, run_default_listen):
+        for func in (run_plain, run_json_log, run_tls, run_log_level, run_default_listen,
+                     run_fd_exhaustion):
             try:
                 func(tap, tmp)
             except Exception:  # noqa: BLE001 - report and go on with the next part
