@@ -243,6 +243,19 @@ handle_upgrade (WsServer *self, SoupServerMessage *msg, const char *path)
               NULL);
       return;
     }
+  /* libsoup reads the offer its own way when it answers (one header, split
+   * at ", "): an offer it will not find ours in (repeated headers, a tab
+   * after a comma) is refused here, before anything is opened for it. */
+  g_clear_error (&error);
+  if (!soup_websocket_server_check_handshake (msg, NULL, (char **) protocols, NULL, &error))
+    {
+      g_autofree char *text = g_strdup_printf ("bad WebSocket upgrade: %s (offer the subprotocols "
+                                               "in one Sec-WebSocket-Protocol header, separated "
+                                               "by \", \")", error->message);
+
+      refuse (self, msg, SOUP_STATUS_BAD_REQUEST, WS_REFUSE_BAD_HANDSHAKE, text, NULL);
+      return;
+    }
   g_ptr_array_add (tokens, NULL);
 
   request.host = self->host;

@@ -17,7 +17,7 @@ import time
 
 import aerotest
 import wsclient as w
-from wstest import Tap, criticals, healthy, start_daemon, wait_for, ws_config, ws_m
+from wstest import Tap, criticals, healthy, m, start_daemon, wait_for, ws_config, ws_m
 
 H = "127.0.0.1"
 tap = Tap()
@@ -385,6 +385,29 @@ def check_nothing_after_a_framing_error(d):
                f"{how} {code} answered={seen}")
 
 
+def check_subprotocol_offer_forms(d):
+    """libsoup reads Sec-WebSocket-Protocol its own way when it answers (one
+    header, split at ", "): offers it will not find aero-l2-tunnel-v1 in are
+    refused with 400 before a session is opened for them."""
+    import socket as socketlib
+    opened = m(d, "aero_sessions_opened_total") or 0
+    offers = {
+        "two headers": "Sec-WebSocket-Protocol: aero-l2-tunnel-v1\r\n"
+                       "Sec-WebSocket-Protocol: chat\r\n",
+        "a tab after the comma": "Sec-WebSocket-Protocol: chat,\taero-l2-tunnel-v1\r\n",
+    }
+    for name, header in offers.items():
+        req = ("GET /l2 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n" + header + "\r\n")
+        with socketlib.create_connection((H, d.http_port), timeout=5) as s:
+            s.sendall(req.encode())
+            status = s.recv(4096).split(b"\r\n", 1)[0]
+        tap.ok(status.startswith(b"HTTP/1.1 400"), f"subprotocols in {name}: 400", repr(status))
+    tap.ok((m(d, "aero_sessions_opened_total") or 0) == opened,
+           "... and no session was opened for them")
+
+
 def main():
     with aerotest.TempDir() as tmp:
         port = aerotest.free_port()
@@ -394,6 +417,7 @@ def main():
             tap.check("violations close", check_violations_close, d)
             tap.check("WebSocket abuse", check_websocket_abuse, d)
             tap.check("length forms", check_length_forms, d)
+            tap.check("subprotocol offer forms", check_subprotocol_offer_forms, d)
             tap.check("nothing after a framing error", check_nothing_after_a_framing_error, d)
             witness.stop()
             tap.ok(not witness.failures and witness.rtts,
