@@ -385,6 +385,10 @@ on_wrote_informational (SoupServerMessage *msg, gpointer user_data)
   g_clear_signal_handler (&s->finished_handler, msg);
   g_object_weak_unref (G_OBJECT (msg), socket_msg_gone, s);
   s->msg = NULL;
+  /* The HTTP server's idle timeout is not the signalling socket's (it has
+   * its own connect-timeout). */
+  if (soup_server_message_get_socket (msg))
+    g_socket_set_timeout (soup_server_message_get_socket (msg), 0);
   if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS ||
       (s->stream = soup_server_message_steal_connection (msg)) == NULL)
     {

@@ -167,6 +167,10 @@ on_wrote_informational (SoupServerMessage *msg, gpointer user_data)
   if (g_strcmp0 (g_uri_get_scheme (soup_server_message_get_uri (msg)), "http") == 0
       && soup_server_message_get_socket (msg))
     socket = g_object_ref (soup_server_message_get_socket (msg));
+  /* The HTTP server's idle timeout is not the tunnel's (it has its own),
+   * over TLS as well. */
+  if (soup_server_message_get_socket (msg))
+    g_socket_set_timeout (soup_server_message_get_socket (msg), 0);
   stream = soup_server_message_steal_connection (msg);
   if (stream == NULL)
     {

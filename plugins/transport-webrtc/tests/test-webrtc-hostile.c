@@ -148,10 +148,30 @@ test_udp_quota_close_while_l2_closes (void)
           g_assert_not_reached ();
         }
     }
-  /* The quota was really spent (else this tested nothing), and every peer
-   * went away. */
-  closes = test_daemon_metric (d, "aero_policy_quota_closes_total{instance=\"egress\","
-                                  "kind=\"bytes_up\"}");
+  /* The quota is spent (else this tested nothing): the racing attempts
+   * above may all have lost the race, so one more with l2 left open, which
+   * must end in a quota close. Then every peer went away. */
+  {
+    TestClient *c = test_client_new ();
+    GstWebRTCDataChannel *l2 = test_client_channel (c, "l2", TRUE, -1, -1);
+    GstWebRTCDataChannel *udp = test_client_channel (c, "udp", FALSE, 0, -1);
+    g_autoptr (GBytes) big = relay_v1_to (5001, 9, 500);
+    gint64 deadline = g_get_monotonic_time () + TEST_TIMEOUT_S * G_USEC_PER_SEC;
+
+    g_assert_cmpuint (test_client_post_offer (c, d, NULL), ==, 200);
+    g_assert_true (test_client_wait_open (c, l2, TEST_TIMEOUT_S));
+    g_assert_true (test_client_wait_open (c, udp, TEST_TIMEOUT_S));
+    test_client_send (c, udp, big);
+    do
+      {
+        closes = test_daemon_metric (d, "aero_policy_quota_closes_total{instance=\"egress\","
+                                        "kind=\"bytes_up\"}");
+        if (closes < 1)
+          g_usleep (50 * 1000);
+      }
+    while (closes < 1 && g_get_monotonic_time () < deadline);
+    test_client_free (c);
+  }
   g_assert_cmpfloat (closes, >=, 1);
   g_assert_true (test_daemon_wait_metric (d, M ("peers_active"), 0, TEST_TIMEOUT_S));
   g_assert_true (test_daemon_wait_metric (d, M ("udp_bindings_active"), 0, TEST_TIMEOUT_S));

@@ -408,6 +408,23 @@ def check_subprotocol_offer_forms(d):
            "... and no session was opened for them")
 
 
+def check_idle_connections(d):
+    """The HTTP server drops a connection after 20 s of silence (libsoup has
+    no idle timeout: slowly or never sent requests would hold descriptors
+    for ever); a tunnel, idle as long, is not an HTTP connection any more
+    and stays open."""
+    import socket as socketlib
+    with w.WsClient(H, d.http_port) as c, \
+            socketlib.create_connection((H, d.http_port), timeout=10) as silent, \
+            socketlib.create_connection((H, d.http_port), timeout=10) as partial:
+        partial.sendall(b"GET /healthz HTTP/1.1\r\nHost: h\r\n")
+        time.sleep(23)
+        tap.ok(silent.recv(100) == b"", "a connection that sent nothing is closed after 20 s")
+        tap.ok(partial.recv(100) == b"", "... and one that stopped halfway through its headers")
+        c.send_tunnel(w.T_PING, b"idle")
+        tap.ok(c.recv_tunnel() == (w.T_PONG, b"idle"), "a tunnel idle as long still answers")
+
+
 def main():
     with aerotest.TempDir() as tmp:
         port = aerotest.free_port()
@@ -418,6 +435,7 @@ def main():
             tap.check("WebSocket abuse", check_websocket_abuse, d)
             tap.check("length forms", check_length_forms, d)
             tap.check("subprotocol offer forms", check_subprotocol_offer_forms, d)
+            tap.check("idle connections", check_idle_connections, d)
             tap.check("nothing after a framing error", check_nothing_after_a_framing_error, d)
             witness.stop()
             tap.ok(not witness.failures and witness.rtts,
