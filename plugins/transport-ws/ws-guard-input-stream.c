@@ -481,9 +481,8 @@ read_passed (WsGuardInputStream *self, guint8 *buffer, gsize count, GError **err
 static void
 pump_buffer (WsGuardInputStream *self)
 {
-  while (!self->stopped && (self->start < self->end || self->emit_pos < self->emit_len))
-    if (produce (self, NULL, G_MAXSIZE) == 0)
-      break;
+  if (!self->stopped)
+    produce (self, NULL, G_MAXSIZE);
 }
 
 static gboolean drive (WsGuardInputStream *self);

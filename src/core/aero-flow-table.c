@@ -174,22 +174,20 @@ aero_flow_table_close (AeroFlowTable *table, AeroFlowEntry *entry, gint64 now_us
 }
 
 void
-aero_flow_entry_track_tcp (AeroFlowEntry *entry, gboolean to_guest, guint32 seq,
-                           guint32 seg_len, guint32 ack, guint16 window, gboolean has_ack)
+aero_flow_entry_sent_by_guest (AeroFlowEntry *entry, guint32 seq, guint32 seg_len)
 {
-  if (to_guest)
-    {
-      if (!has_ack)
-        return;
-      entry->stack_ack = ack;
-      entry->stack_right = ack + window;
-      entry->stack_ack_known = TRUE;
-      return;
-    }
   /* The furthest the guest has sent (a retransmission does not go back). */
   if (!entry->guest_seq_known || (gint32) (seq + seg_len - entry->guest_next) > 0)
     entry->guest_next = seq + seg_len;
   entry->guest_seq_known = TRUE;
+}
+
+void
+aero_flow_entry_acked_by_stack (AeroFlowEntry *entry, guint32 ack, guint16 window)
+{
+  entry->stack_ack = ack;
+  entry->stack_right = ack + window;
+  entry->stack_ack_known = TRUE;
 }
 
 gboolean

@@ -83,11 +83,12 @@ void aero_flow_table_close (AeroFlowTable *table, AeroFlowEntry *entry, gint64 n
 /* Removes ENTRY (reporting it first if it was still open). */
 void aero_flow_table_remove (AeroFlowTable *table, AeroFlowEntry *entry);
 
-/* TCP: the guest sent PKT's segment (SEQ, payload length SEG_LEN counting
- * SYN and FIN) on ENTRY, or the stack acknowledged ACK with window WINDOW
- * (TO_GUEST). */
-void aero_flow_entry_track_tcp (AeroFlowEntry *entry, gboolean to_guest, guint32 seq,
-                                guint32 seg_len, guint32 ack, guint16 window, gboolean has_ack);
+/* TCP: the guest sent a segment at SEQ taking SEG_LEN of sequence space
+ * (payload, SYN and FIN) on ENTRY. */
+void aero_flow_entry_sent_by_guest (AeroFlowEntry *entry, guint32 seq, guint32 seg_len);
+
+/* TCP: the stack acknowledged ACK with window WINDOW on ENTRY. */
+void aero_flow_entry_acked_by_stack (AeroFlowEntry *entry, guint32 ack, guint16 window);
 
 /* Whether a reset from the guest with sequence number SEQ is one the stack
  * certainly takes (it closes its connection): at the guest's next sequence

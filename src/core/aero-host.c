@@ -3,7 +3,6 @@
  * the sessions (with their admission rules, rate limits and capture), and
  * runs the graceful shutdown. */
 #include <string.h>
-#include <unistd.h>
 
 #include "aero-net/aero-host.h"
 #include "aero-net/aero-filter.h"
@@ -15,6 +14,7 @@
 #include "aero-admission-config.h"
 #include "aero-capture.h"
 #include "aero-host-private.h"
+#include "aero-http-sentinel.h"
 #include "aero-plugin-loader.h"
 #include "aero-process-metrics.h"
 #include "aero-session-private.h"
@@ -60,15 +60,7 @@ struct _AeroHost
   AeroMetric *m_bodies_refused;
   AeroMetric *m_listeners_rearmed;
 
-  /* The listening sockets and what libsoup was told about them, for the
-   * sentinel (sentinel_cb()). */
-  GPtrArray *listen_sockets;  /* GSocket */
-  GPtrArray *sentinels;       /* GSource, one per listening socket, low priority */
-  SoupServerListenOptions listen_options;
-  guint listen_confirm;       /* the one-second look after a sentinel fired */
-  guint64 connections_seen;   /* request-started, which libsoup emits per accept too */
-  guint64 connections_at_suspect;
-  gint64 rearm_logged_us;
+  AeroHttpSentinel *sentinel; /* keeps the listening sockets accepting */
   AeroMetricFamily *m_sessions_closed;
   AeroMetricFamily *m_plugin_info;
   AeroSessionMetrics session_metrics;
@@ -90,8 +82,6 @@ struct _AeroHost
 };
 
 G_DEFINE_TYPE (AeroHost, aero_host, G_TYPE_OBJECT)
-
-static void sentinels_stop (AeroHost *self);
 
 enum { SIGNAL_FINISHED, N_SIGNALS };
 static guint signals[N_SIGNALS];
@@ -140,13 +130,10 @@ aero_host_dispose (GObject *object)
           aero_component_stop (inst->component);
         inst->started = FALSE;
       }
-  g_clear_handle_id (&self->listen_confirm, g_source_remove);
-  sentinels_stop (self);
-  g_clear_pointer (&self->sentinels, g_ptr_array_unref);
+  g_clear_pointer (&self->sentinel, aero_http_sentinel_free);
   if (self->server)
     soup_server_disconnect (self->server);
   g_clear_object (&self->server);
-  g_clear_pointer (&self->listen_sockets, g_ptr_array_unref);
   G_OBJECT_CLASS (aero_host_parent_class)->dispose (object);
 }
 
@@ -741,9 +728,11 @@ on_got_headers (SoupServerMessage *msg, gpointer user_data)
                                 "close");
   if (soup_server_message_get_status (msg) == SOUP_STATUS_NONE)
     {
+      static const char text[] = "request body too large\n";
+
       aero_metric_inc (self->m_bodies_refused);
       reply_text (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "text/plain; charset=utf-8",
-                  g_strdup ("request body too large\n"), strlen ("request body too large\n"));
+                  g_strdup (text), sizeof text - 1);
     }
 }
 
@@ -753,7 +742,8 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
   AeroHost *self = user_data;
   GSocket *socket = soup_server_message_get_socket (msg);
 
-  self->connections_seen++;
+  if (self->sentinel)
+    aero_http_sentinel_saw_connection (self->sentinel);
   /* libsoup has no idle timeout: a connection that sends nothing would hold
    * its descriptor for ever. With the socket's timeout, libsoup's wait for
    * more of a request (or for the next one) ends in an error after
@@ -763,108 +753,6 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_da
   if (socket != NULL && g_socket_get_timeout (socket) == 0)
     g_socket_set_timeout (socket, HTTP_IDLE_TIMEOUT_S);
   g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
-}
-
-/* libsoup 3.2's listener gives up for good on the first accept() that
- * fails (G_SOURCE_REMOVE in its listen_watch): out of file descriptors
- * once, and the daemon never accepts again. A sentinel watches each
- * listening socket at low priority: while libsoup's listener (default
- * priority) lives, a waiting connection makes it ready first and GLib never
- * dispatches the sentinel, so the sentinel costs nothing, idle or busy.
- * When it fires, it stops, and a second later, if connections still wait
- * and none was accepted meanwhile, the socket is handed to the server
- * again, once there are descriptors to accept with (a dup() of it
- * succeeds). */
-#define REARM_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
-
-static void sentinels_start (AeroHost *self);
-
-static void
-sentinels_stop (AeroHost *self)
-{
-  if (self->sentinels == NULL)
-    return;
-  for (guint i = 0; i < self->sentinels->len; i++)
-    g_source_destroy (g_ptr_array_index (self->sentinels, i));
-  g_ptr_array_set_size (self->sentinels, 0);
-}
-
-static void
-rearm (AeroHost *self, GSocket *socket)
-{
-  g_autoptr (GError) error = NULL;
-
-  if (!soup_server_listen_socket (self->server, socket, self->listen_options, &error))
-    return;
-  aero_metric_inc (self->m_listeners_rearmed);
-  if (g_get_monotonic_time () - self->rearm_logged_us >= REARM_LOG_INTERVAL_US)
-    {
-      self->rearm_logged_us = g_get_monotonic_time ();
-      AERO_LOG_WARNING (COMPONENT, "MESSAGE",
-                        "connections were waiting but none was accepted: the HTTP listener "
-                        "stopped on an accept() error (out of file descriptors?) and listens "
-                        "again");
-    }
-}
-
-static gboolean
-confirm_cb (gpointer data)
-{
-  AeroHost *self = data;
-
-  self->listen_confirm = 0;
-  if (self->shutting_down)
-    return G_SOURCE_REMOVE;
-  if (self->connections_seen == self->connections_at_suspect)
-    for (guint i = 0; i < self->listen_sockets->len; i++)
-      {
-        GSocket *socket = g_ptr_array_index (self->listen_sockets, i);
-        int probe;
-
-        if (!(g_socket_condition_check (socket, G_IO_IN) & G_IO_IN))
-          continue;
-        probe = dup (g_socket_get_fd (socket));
-        if (probe < 0)
-          {
-            /* Still out of descriptors: look again in a second. */
-            self->listen_confirm = g_timeout_add_seconds (1, confirm_cb, self);
-            return G_SOURCE_REMOVE;
-          }
-        close (probe);
-        rearm (self, socket);
-      }
-  sentinels_start (self);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-sentinel_cb (GSocket *socket, GIOCondition condition, gpointer data)
-{
-  AeroHost *self = data;
-
-  /* Not again until the look a second from now (it would fire on every
-   * iteration while the connection waits). */
-  sentinels_stop (self);
-  self->connections_at_suspect = self->connections_seen;
-  if (self->listen_confirm == 0)
-    self->listen_confirm = g_timeout_add_seconds (1, confirm_cb, self);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-sentinels_start (AeroHost *self)
-{
-  for (guint i = 0; i < self->listen_sockets->len; i++)
-    {
-      GSource *source = g_socket_create_source (g_ptr_array_index (self->listen_sockets, i),
-                                                G_IO_IN, NULL);
-
-      g_source_set_priority (source, G_PRIORITY_LOW);
-      g_source_set_callback (source, (GSourceFunc) (void (*) (void)) sentinel_cb, self, NULL);
-      g_source_set_static_name (source, "HTTP listener sentinel");
-      g_source_attach (source, NULL);
-      g_ptr_array_add (self->sentinels, source);
-    }
 }
 
 /* A listening TCP socket with a deep accept queue: libsoup's own listen()
@@ -893,10 +781,9 @@ start_http (AeroHost *self, GError **error)
 
   self->server = g_object_new (SOUP_TYPE_SERVER, "server-header", "aero-netd/" AERO_NET_VERSION " ",
                                "tls-certificate", self->tls_certificate, NULL);
-  self->listen_sockets = g_ptr_array_new_with_free_func (g_object_unref);
-  self->sentinels = g_ptr_array_new_with_free_func ((GDestroyNotify) g_source_unref);
   if (self->tls_certificate)
     options |= SOUP_SERVER_LISTEN_HTTPS;
+  self->sentinel = aero_http_sentinel_new (self->server, options, self->m_listeners_rearmed);
   g_signal_connect (self->server, "request-started", G_CALLBACK (on_request_started), self);
   soup_server_add_handler (self->server, "/healthz", healthz_cb, self, NULL);
   soup_server_add_handler (self->server, "/readyz", readyz_cb, self, NULL);
@@ -918,10 +805,8 @@ start_http (AeroHost *self, GError **error)
                        local->message);
           return FALSE;
         }
-      g_ptr_array_add (self->listen_sockets, g_object_ref (socket));
+      aero_http_sentinel_watch (self->sentinel, socket);
     }
-  self->listen_options = options;
-  sentinels_start (self);
   return TRUE;
 }
 

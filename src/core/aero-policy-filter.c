@@ -306,8 +306,7 @@ tcp_from_guest (AeroPolicyFilter *self, const AeroIpPacket *pkt, gint64 now)
       if (!flow_allowed (self, pkt, &flow))
         return AERO_FILTER_DROP;
       entry = add_flow (self, &key, &flow, AERO_FLOW_STATE_OPENING, TRUE, now);
-      aero_flow_entry_track_tcp (entry, FALSE, pkt->tcp_seq, tcp_segment_length (pkt), 0, 0,
-                                 FALSE);
+      aero_flow_entry_sent_by_guest (entry, pkt->tcp_seq, tcp_segment_length (pkt));
       return AERO_FILTER_PASS;
     }
   if (entry == NULL)
@@ -333,7 +332,7 @@ tcp_from_guest (AeroPolicyFilter *self, const AeroIpPacket *pkt, gint64 now)
         log_dropped (self, "tcp_reset_not_taken");
       return AERO_FILTER_PASS;
     }
-  aero_flow_entry_track_tcp (entry, FALSE, pkt->tcp_seq, tcp_segment_length (pkt), 0, 0, FALSE);
+  aero_flow_entry_sent_by_guest (entry, pkt->tcp_seq, tcp_segment_length (pkt));
   if (pkt->tcp_flags & AERO_TCP_FIN)
     {
       entry->fin_from_guest = TRUE;
@@ -473,8 +472,8 @@ tcp_to_guest (AeroPolicyFilter *self, const AeroIpPacket *pkt, gint64 now)
       return;
     }
   aero_flow_table_touch (self->flows, entry, now);
-  aero_flow_entry_track_tcp (entry, TRUE, 0, 0, pkt->tcp_ack, pkt->tcp_window,
-                             (pkt->tcp_flags & AERO_TCP_ACK) != 0);
+  if (pkt->tcp_flags & AERO_TCP_ACK)
+    aero_flow_entry_acked_by_stack (entry, pkt->tcp_ack, pkt->tcp_window);
   if (pkt->tcp_flags & AERO_TCP_RST)
     aero_flow_table_close (self->flows, entry, now);
   else
