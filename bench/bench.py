@@ -740,7 +740,8 @@ def scale_server(work, name, env_extra=None):
     port = free_port()
     d = Daemon(work, name, [
         ("core", {"shutdown-timeout": "5s", "max-sessions": "20000"}),
-        ("http", {"listen": f"127.0.0.1:{port}"}),
+        # Every tunnel comes from 127.0.0.1: no per-address connection cap.
+        ("http", {"listen": f"127.0.0.1:{port}", "max-connections-per-address": "0"}),
         ("log", {"level": "info"}),
         # wsdhcp sends no Origin; no per-peer tunnel quota (all from 127.0.0.1).
         ("admission", {"open": "true"}),

@@ -387,8 +387,8 @@ on_wrote_informational (SoupServerMessage *msg, gpointer user_data)
   s->msg = NULL;
   /* The HTTP server's idle timeout is not the signalling socket's (it has
    * its own connect-timeout). */
-  if (soup_server_message_get_socket (msg))
-    g_socket_set_timeout (soup_server_message_get_socket (msg), 0);
+  if (aero_http_message_get_socket (msg))
+    g_socket_set_timeout (aero_http_message_get_socket (msg), 0);
   if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS ||
       (s->stream = soup_server_message_steal_connection (msg)) == NULL)
     {

@@ -2,8 +2,6 @@
  * admission checks), opens sessions before answering 101, steals upgraded
  * connections, and writes one access-log line per upgrade attempt. See
  * the header. */
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
 
 #include "ws-admission.h"
@@ -160,17 +158,13 @@ on_wrote_informational (SoupServerMessage *msg, gpointer user_data)
       ws_tunnel_fail (tunnel, AERO_CLOSE_INTERNAL_ERROR, "the upgrade was not answered with 101");
       return;
     }
-  /* Tunnel messages are latency-sensitive frames: no Nagle delay. */
-  if (soup_server_message_get_socket (msg))
-    g_socket_set_option (soup_server_message_get_socket (msg), IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-  /* Over TLS the stream does not read straight from the socket. */
-  if (g_strcmp0 (g_uri_get_scheme (soup_server_message_get_uri (msg)), "http") == 0
-      && soup_server_message_get_socket (msg))
-    socket = g_object_ref (soup_server_message_get_socket (msg));
   /* The HTTP server's idle timeout is not the tunnel's (it has its own),
-   * over TLS as well. */
-  if (soup_server_message_get_socket (msg))
-    g_socket_set_timeout (soup_server_message_get_socket (msg), 0);
+   * over TLS as well. (The core's connections have no Nagle delay.) */
+  if (aero_http_message_get_socket (msg))
+    g_socket_set_timeout (aero_http_message_get_socket (msg), 0);
+  /* Over TLS the stream does not read straight from the socket. */
+  if (!aero_http_message_is_tls (msg) && aero_http_message_get_socket (msg))
+    socket = g_object_ref (aero_http_message_get_socket (msg));
   stream = soup_server_message_steal_connection (msg);
   if (stream == NULL)
     {

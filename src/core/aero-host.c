@@ -14,15 +14,17 @@
 #include "aero-admission-config.h"
 #include "aero-capture.h"
 #include "aero-host-private.h"
-#include "aero-http-sentinel.h"
+#include "aero-http-accept.h"
 #include "aero-plugin-loader.h"
 #include "aero-process-metrics.h"
 #include "aero-session-private.h"
 
 /* The largest request body the server reads (see on_got_headers()). */
 #define HTTP_MAX_BODY_KIB 1024
-/* Silence after which the HTTP server drops a connection (see on_request_started()). */
-#define HTTP_IDLE_TIMEOUT_S 20
+/* [http] defaults: connections held from one address, and the request
+ * and idle timeouts (see aero-http-accept.h). */
+#define HTTP_DEFAULT_MAX_PER_ADDRESS 256
+#define HTTP_DEFAULT_TIMEOUT_S 20
 #define COMPONENT "core"
 
 typedef struct {
@@ -47,6 +49,7 @@ struct _AeroHost
   gint64 max_sessions;
   GPtrArray *listen; /* GInetSocketAddress */
   GTlsCertificate *tls_certificate;
+  AeroHttpAcceptConfig http_limits; /* its tls_certificate is set at start */
 
   GPtrArray *instances; /* Instance */
   GHashTable *by_name;  /* name -> Instance */
@@ -58,9 +61,8 @@ struct _AeroHost
   AeroMetric *m_sessions_opened;
   AeroMetric *m_sessions_refused;
   AeroMetric *m_bodies_refused;
-  AeroMetric *m_listeners_rearmed;
 
-  AeroHttpSentinel *sentinel; /* keeps the listening sockets accepting */
+  AeroHttpAcceptor *acceptor;
   AeroMetricFamily *m_sessions_closed;
   AeroMetricFamily *m_plugin_info;
   AeroSessionMetrics session_metrics;
@@ -130,7 +132,7 @@ aero_host_dispose (GObject *object)
           aero_component_stop (inst->component);
         inst->started = FALSE;
       }
-  g_clear_pointer (&self->sentinel, aero_http_sentinel_free);
+  g_clear_pointer (&self->acceptor, aero_http_acceptor_free);
   if (self->server)
     soup_server_disconnect (self->server);
   g_clear_object (&self->server);
@@ -206,10 +208,6 @@ register_core_metrics (AeroHost *self)
     self->metrics, "aero_http_bodies_refused_total",
     "HTTP requests refused (413) for a body above " G_STRINGIFY (HTTP_MAX_BODY_KIB)
     " KiB or of unknown length; read into nothing.");
-  self->m_listeners_rearmed = aero_metrics_counter (
-    self->metrics, "aero_http_listeners_rearmed_total",
-    "Times a listening socket was handed to the HTTP server again after its accept stopped "
-    "(libsoup drops a listener on any accept() error, e.g. out of file descriptors).");
   self->m_sessions_closed = aero_metrics_family (self->metrics, "aero_sessions_closed_total",
                                                  AERO_METRIC_COUNTER,
                                                  "Sessions closed since start, by close reason.",
@@ -247,6 +245,9 @@ aero_host_init (AeroHost *self)
 {
   self->shutdown_timeout_ms = 10000;
   self->max_sessions = 10000;
+  self->http_limits.max_per_address = HTTP_DEFAULT_MAX_PER_ADDRESS;
+  self->http_limits.request_timeout_ms = HTTP_DEFAULT_TIMEOUT_S * 1000;
+  self->http_limits.idle_timeout_s = HTTP_DEFAULT_TIMEOUT_S;
   self->listen = g_ptr_array_new_with_free_func (g_object_unref);
   self->instances = g_ptr_array_new_with_free_func (instance_free);
   self->by_name = g_hash_table_new (g_str_hash, g_str_equal);
@@ -299,6 +300,8 @@ load_http_group (AeroHost *self, AeroConfigGroup *group, GError **error)
   g_auto (GStrv) listen = NULL;
   g_autofree char *cert = NULL;
   g_autofree char *key = NULL;
+  gint64 per_address;
+  guint64 idle_ms;
 
   listen = aero_config_group_get_string_list (group, "listen", FALSE, error);
   if (listen == NULL)
@@ -319,6 +322,18 @@ load_http_group (AeroHost *self, AeroConfigGroup *group, GError **error)
     }
   if (self->listen->len == 0)
     g_ptr_array_add (self->listen, aero_parse_socket_address ("127.0.0.1:8090", 0, NULL));
+
+  if (!aero_config_group_get_int (group, "max-connections-per-address", 0, 1000000,
+                                  HTTP_DEFAULT_MAX_PER_ADDRESS, &per_address, error) ||
+      !aero_config_group_get_duration (group, "request-timeout", 0, 3600000,
+                                       HTTP_DEFAULT_TIMEOUT_S * 1000,
+                                       &self->http_limits.request_timeout_ms, error) ||
+      !aero_config_group_get_duration (group, "idle-timeout", 0, 3600000,
+                                       HTTP_DEFAULT_TIMEOUT_S * 1000, &idle_ms, error))
+    return FALSE;
+  self->http_limits.max_per_address = per_address;
+  /* A socket's timeout is in whole seconds. */
+  self->http_limits.idle_timeout_s = (idle_ms + 999) / 1000;
 
   cert = aero_config_group_get_string (group, "tls-certificate", NULL, FALSE, error);
   if (error && *error)
@@ -739,19 +754,6 @@ on_got_headers (SoupServerMessage *msg, gpointer user_data)
 static void
 on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
-  AeroHost *self = user_data;
-  GSocket *socket = soup_server_message_get_socket (msg);
-
-  if (self->sentinel)
-    aero_http_sentinel_saw_connection (self->sentinel);
-  /* libsoup has no idle timeout: a connection that sends nothing would hold
-   * its descriptor for ever. With the socket's timeout, libsoup's wait for
-   * more of a request (or for the next one) ends in an error after
-   * HTTP_IDLE_TIMEOUT_S of silence, and it closes the connection. (A
-   * connection taken over by a plugin, as a WebSocket tunnel, is the
-   * plugin's to time out: it clears the timeout.) */
-  if (socket != NULL && g_socket_get_timeout (socket) == 0)
-    g_socket_set_timeout (socket, HTTP_IDLE_TIMEOUT_S);
   g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), user_data);
 }
 
@@ -774,16 +776,16 @@ listen_socket_new (GSocketAddress *addr, GError **error)
   return g_steal_pointer (&socket);
 }
 
+/* The server listens through the core's acceptor (aero-http-accept.h):
+ * libsoup never sees the listening sockets, and TLS is set up by the
+ * acceptor. */
 static gboolean
 start_http (AeroHost *self, GError **error)
 {
-  SoupServerListenOptions options = 0;
-
   self->server = g_object_new (SOUP_TYPE_SERVER, "server-header", "aero-netd/" AERO_NET_VERSION " ",
-                               "tls-certificate", self->tls_certificate, NULL);
-  if (self->tls_certificate)
-    options |= SOUP_SERVER_LISTEN_HTTPS;
-  self->sentinel = aero_http_sentinel_new (self->server, options, self->m_listeners_rearmed);
+                               NULL);
+  self->http_limits.tls_certificate = self->tls_certificate;
+  self->acceptor = aero_http_acceptor_new (self->server, &self->http_limits, self->metrics);
   g_signal_connect (self->server, "request-started", G_CALLBACK (on_request_started), self);
   soup_server_add_handler (self->server, "/healthz", healthz_cb, self, NULL);
   soup_server_add_handler (self->server, "/readyz", readyz_cb, self, NULL);
@@ -797,7 +799,7 @@ start_http (AeroHost *self, GError **error)
 
       g_autoptr (GSocket) socket = listen_socket_new (addr, &local);
 
-      if (socket == NULL || !soup_server_listen_socket (self->server, socket, options, &local))
+      if (socket == NULL || !aero_http_acceptor_add (self->acceptor, socket, &local))
         {
           g_autofree char *text = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (addr));
 
@@ -805,7 +807,6 @@ start_http (AeroHost *self, GError **error)
                        local->message);
           return FALSE;
         }
-      aero_http_sentinel_watch (self->sentinel, socket);
     }
   return TRUE;
 }
@@ -815,8 +816,7 @@ start_http (AeroHost *self, GError **error)
 gboolean
 aero_host_start (AeroHost *self, GError **error)
 {
-  g_autoptr (GString) urls = g_string_new (NULL);
-  GSList *uris;
+  g_autofree char *urls = NULL;
 
   g_return_val_if_fail (AERO_IS_HOST (self), FALSE);
   g_return_val_if_fail (!self->started, FALSE);
@@ -849,15 +849,8 @@ aero_host_start (AeroHost *self, GError **error)
     }
   self->started = TRUE;
 
-  uris = soup_server_get_uris (self->server);
-  for (GSList *l = uris; l; l = l->next)
-    {
-      g_autofree char *s = g_uri_to_string (l->data);
-
-      g_string_append_printf (urls, "%s%s", urls->len ? " " : "", s);
-    }
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-  AERO_LOG_INFO (COMPONENT, "listen", urls->str, "MESSAGE", "aero-netd %s ready with %u instance(s)",
+  urls = aero_http_acceptor_describe (self->acceptor);
+  AERO_LOG_INFO (COMPONENT, "listen", urls, "MESSAGE", "aero-netd %s ready with %u instance(s)",
                  AERO_NET_VERSION, self->instances->len);
   return TRUE;
 }

@@ -42,7 +42,11 @@ CORE_FAMILIES = {
     "aero_session_bytes_total": "counter",
     "aero_session_drops_total": "counter",
     "aero_http_bodies_refused_total": "counter",
-    "aero_http_listeners_rearmed_total": "counter",
+    "aero_http_connections_open": "gauge",
+    "aero_http_connections_accepted_total": "counter",
+    "aero_http_connections_refused_total": "counter",
+    "aero_http_accept_errors_total": "counter",
+    "aero_http_requests_timed_out_total": "counter",
     "process_cpu_seconds_total": "counter",
     "process_resident_memory_bytes": "gauge",
     "process_virtual_memory_bytes": "gauge",
@@ -342,10 +346,10 @@ def run_log_level(tap, tmp):
 
 
 def run_fd_exhaustion(tap, tmp):
-    """Out of file descriptors once (many idle connections), libsoup's
-    listener stops accepting for good; the core's watchdog hands the
-    listening socket back to it once connections wait and descriptors are
-    free again."""
+    """Out of file descriptors (many idle connections), accept() fails: the
+    core's accept loop rests and takes the waiting connections once
+    descriptors are free again (libsoup 3.2's own listener stopped for
+    good)."""
     import resource
     http_port, stream_port = aerotest.free_port(), aerotest.free_port()
     config = tmp.file("fds.ini", aerotest.stream_config(
@@ -369,10 +373,153 @@ def run_fd_exhaustion(tap, tmp):
                 return False
         ok = aerotest.poll_until(healthy, 10.0, interval=0.2)
         tap.ok(ok, "after running out of descriptors the daemon accepts again")
-        rearmed = aerotest.metric(d.metrics(), "aero_http_listeners_rearmed_total") if ok else None
-        tap.ok((rearmed or 0) >= 1, f"aero_http_listeners_rearmed_total counts it ({rearmed})")
-        tap.ok("listens again" in d.stderr(), "the log says so", d.stderr()[-1500:])
+        errors = aerotest.metric(d.metrics(), "aero_http_accept_errors_total") if ok else None
+        tap.ok((errors or 0) >= 1, f"aero_http_accept_errors_total counts it ({errors})")
+        tap.ok("accept() failed: Too many open files" in d.stderr(), "the log says so",
+               d.stderr()[-1500:])
         tap.ok(d.stop() == 0, "exits 0 on SIGTERM")
+
+
+def closed_by_server(sock, within):
+    """Whether the server closes SOCK (EOF or reset) within WITHIN seconds
+    without answering anything."""
+    sock.settimeout(within)
+    try:
+        return sock.recv(100) == b""
+    except ConnectionResetError:
+        return True
+    except OSError:
+        return False
+
+
+def connect_from(source, port):
+    s = socket.socket()
+    s.bind((source, 0))
+    s.settimeout(5)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def run_http_limits(tap, tmp):
+    """[http] max-connections-per-address, request-timeout, idle-timeout."""
+    http_port, stream_port = aerotest.free_port(), aerotest.free_port()
+    config = tmp.file("limits.ini", aerotest.stream_config(
+        http_port, stream_port, "test-arp", {"address": "10.0.2.2"},
+        http={"max-connections-per-address": "6", "request-timeout": "2s",
+              "idle-timeout": "5s"}))
+    with aerotest.Daemon(config, tmp.path, http_port=http_port) as d:
+        d.wait_ready()
+
+        def m(name, source="127.0.0.1"):
+            with connect_from(source, http_port) as c:
+                c.sendall(b"GET /metrics HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+                data = b""
+                while True:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            body = data.partition(b"\r\n\r\n")[2].decode()
+            return aerotest.metric(promparse.parse(body).samples, name) or 0
+
+        # A request trickled a header line every 0.4 s never falls silent
+        # for the idle timeout, but does not finish within request-timeout.
+        with socket.create_connection(("127.0.0.1", http_port), timeout=5) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: h\r\n")
+            start, closed = time.monotonic(), False
+            while time.monotonic() - start < 4.5 and not closed:
+                time.sleep(0.4)
+                try:
+                    s.sendall(b"X-Slow: 1\r\n")
+                except OSError:
+                    closed = True
+                    break
+                s.settimeout(0.01)
+                try:
+                    closed = s.recv(100) == b""
+                except socket.timeout:
+                    pass
+                except OSError:
+                    closed = True
+            took = time.monotonic() - start
+        tap.ok(closed and took < 4.5, "a request trickled a line at a time is closed after "
+               f"request-timeout (2 s), before idle-timeout (5 s) ({took:.1f} s)")
+        tap.ok(m("aero_http_requests_timed_out_total") == 1,
+               "aero_http_requests_timed_out_total counts it")
+
+        # One request per connection: the response says so and the server
+        # closes its end (libsoup 3.2 left a kept-alive connection that the
+        # client closed in CLOSE_WAIT for ever).
+        with socket.create_connection(("127.0.0.1", http_port), timeout=5) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n")
+            data = b""
+            s.settimeout(3)
+            try:
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                eof = True
+            except OSError:
+                eof = False
+        head = data.partition(b"\r\n\r\n")[0].lower()
+        tap.ok(data.startswith(b"HTTP/1.1 200") and b"connection: close" in head and eof,
+               "a response says Connection: close and the server closes the connection",
+               repr(data[:300]))
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=5)
+        statuses = []
+        try:
+            for _ in range(3):
+                conn.request("GET", "/healthz")
+                r = conn.getresponse()
+                r.read()
+                statuses.append(r.status)
+        except (OSError, http.client.HTTPException) as e:
+            statuses.append(repr(e))
+        finally:
+            conn.close()
+        tap.ok(statuses == [200] * 3, "an HTTP/1.1 client that wanted keep-alive reconnects",
+               str(statuses))
+
+        # Per address: six idle connections from 127.0.0.1 are the cap.
+        # (Metrics are read from 127.0.0.2 meanwhile.)
+        other = "127.0.0.2"
+        held = [socket.create_connection(("127.0.0.1", http_port), timeout=5) for _ in range(6)]
+        try:
+            # The server has accepted all six (and the /metrics request).
+            tap.ok(aerotest.poll_until(lambda: m("aero_http_connections_open", other) == 7, 5),
+                   "aero_http_connections_open counts the six idle connections",
+                   str(m("aero_http_connections_open", other)))
+            with socket.create_connection(("127.0.0.1", http_port), timeout=5) as extra:
+                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n")
+                tap.ok(closed_by_server(extra, 3), "the seventh connection from 127.0.0.1 is "
+                       "closed unanswered (max-connections-per-address = 6)")
+            with connect_from(other, http_port) as c:
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+                answer = c.recv(200)
+            tap.ok(answer.startswith(b"HTTP/1.1 200"), "127.0.0.2 is another address: served",
+                   repr(answer[:40]))
+            refused = m("aero_http_connections_refused_total", other)
+            tap.ok(refused == 1, f"aero_http_connections_refused_total is 1 ({refused})")
+        finally:
+            held.pop().close()
+        time.sleep(0.3)
+        try:
+            status = aerotest.http_get("127.0.0.1", http_port, "/healthz")[0]
+        except OSError as e:
+            status = repr(e)
+        tap.ok(status == 200, "with one of the six closed, 127.0.0.1 is served again", str(status))
+        for s in held:
+            s.close()
+        # /metrics is read over one more connection: it is the only one open.
+        ok = aerotest.poll_until(lambda: m("aero_http_connections_open") == 1, 5)
+        tap.ok(ok, "aero_http_connections_open back to 1 (the /metrics request itself)",
+               str(m("aero_http_connections_open")))
+        tap.ok(m("aero_http_connections_accepted_total") >= 14,
+               "aero_http_connections_accepted_total counts every accepted connection")
+        tap.ok(d.stop() == 0, "exits 0 on SIGTERM", d.stderr()[-1500:])
 
 
 def main():
@@ -380,7 +527,7 @@ def main():
     check_parser_self_test(tap)
     with aerotest.TempDir() as tmp:
         for func in (run_plain, run_json_log, run_tls, run_log_level, run_default_listen,
-                     run_fd_exhaustion):
+                     run_fd_exhaustion, run_http_limits):
             try:
                 func(tap, tmp)
             except Exception:  # noqa: BLE001 - report and go on with the next part

@@ -425,6 +425,36 @@ def check_idle_connections(d):
         tap.ok(c.recv_tunnel() == (w.T_PONG, b"idle"), "a tunnel idle as long still answers")
 
 
+def check_http_limits(tmp):
+    """A tunnel is an HTTP connection only until its 101: [http]
+    request-timeout and idle-timeout do not close it, but it counts
+    toward max-connections-per-address."""
+    import socket as socketlib
+    port = aerotest.free_port()
+    config = ws_config(port, http={"request-timeout": "1s", "idle-timeout": "1s",
+                                   "max-connections-per-address": "3"})
+    with start_daemon(tmp, "http-limits", config, port) as d:
+        with w.WsClient(H, d.http_port) as a, w.WsClient(H, d.http_port) as b:
+            time.sleep(2.5)
+            a.send_tunnel(w.T_PING, b"a")
+            tap.ok(a.recv_tunnel() == (w.T_PONG, b"a"),
+                   "a tunnel idle for 2.5 s outlives request-timeout and idle-timeout (1 s)")
+            # The two tunnels and one more connection make three.
+            with socketlib.create_connection((H, d.http_port), timeout=5) as held:
+                with socketlib.create_connection((H, d.http_port), timeout=5) as extra:
+                    extra.settimeout(3)
+                    try:
+                        refused = extra.recv(10) == b""
+                    except OSError as e:
+                        refused = isinstance(e, ConnectionResetError)
+                tap.ok(refused, "two tunnels and one connection from the same address: the "
+                       "fourth is refused (max-connections-per-address = 3)")
+                held.close()
+            b.send_tunnel(w.T_PING, b"b")
+            tap.ok(b.recv_tunnel() == (w.T_PONG, b"b"), "the tunnels are untouched")
+        tap.ok(d.stop() == 0, "exits 0 on SIGTERM")
+
+
 def main():
     with aerotest.TempDir() as tmp:
         port = aerotest.free_port()
@@ -451,6 +481,7 @@ def main():
             rc = d.stop()
             tap.ok(rc == 0, "daemon exits 0 on SIGTERM", f"rc={rc}")
             tap.ok(not criticals(d), "no criticals logged", "\n".join(criticals(d)[:5]))
+        tap.check("HTTP limits and tunnels", check_http_limits, tmp)
     tap.done()
 
 

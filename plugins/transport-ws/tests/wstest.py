@@ -15,13 +15,13 @@ Tap = aerotest.Tap
 
 
 def ws_config(http_port, ws=None, stack="test-reflect", stack_keys=None, core=None, log=None,
-              extra=(), admission=None):
+              extra=(), admission=None, http=None):
     """One transport-ws instance `ws` in front of one stack instance `lan`.
     The tests' raw clients send no Origin, so admission is in open mode
     unless ADMISSION gives the [admission] group."""
     groups = [
         ("core", dict(core or {"shutdown-timeout": "5s"})),
-        ("http", {"listen": f"127.0.0.1:{http_port}"}),
+        ("http", dict({"listen": f"127.0.0.1:{http_port}"}, **(http or {}))),
         ("log", dict(log or {"level": "info"})),
         ("admission", dict(admission if admission is not None else {"open": "true"})),
         ("lan", dict({"plugin": stack}, **(stack_keys or {}))),

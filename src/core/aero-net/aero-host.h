@@ -140,6 +140,31 @@ gboolean aero_host_is_shutting_down (AeroHost *self);
 SoupServer *aero_host_get_http_server (AeroHost *self);
 
 /**
+ * aero_http_message_get_socket:
+ * @msg: a request on the core's HTTP server (aero_host_get_http_server())
+ *
+ * The core accepts the HTTP server's connections itself, so libsoup's
+ * soup_server_message_get_socket() returns %NULL for them; this returns
+ * the connection's TCP socket. A plugin that takes over the connection
+ * (soup_server_message_steal_connection()) clears the HTTP idle timeout
+ * with g_socket_set_timeout (socket, 0) before keeping it open longer.
+ *
+ * Returns: (transfer none) (nullable): the TCP socket under the request's
+ *   connection (under its TLS when aero_http_message_is_tls()), or %NULL
+ *   when the connection is unknown.
+ */
+GSocket *aero_http_message_get_socket (SoupServerMessage *msg);
+
+/**
+ * aero_http_message_is_tls:
+ * @msg: a request on the core's HTTP server
+ *
+ * Returns: whether the request's connection is TLS: then its bytes are not
+ *   the socket's.
+ */
+gboolean aero_http_message_is_tls (SoupServerMessage *msg);
+
+/**
  * aero_host_is_loopback_only:
  * @self: a host
  *
