@@ -403,10 +403,14 @@ def connect_from(source, port):
 def run_http_limits(tap, tmp):
     """[http] max-connections-per-address, request-timeout, idle-timeout."""
     http_port, stream_port = aerotest.free_port(), aerotest.free_port()
+    listen = [f"127.0.0.1:{http_port}"]
+    port6 = aerotest.free_port("::1") if aerotest.ipv6_loopback_works() else None
+    if port6:
+        listen.append(f"[::1]:{port6}")
     config = tmp.file("limits.ini", aerotest.stream_config(
         http_port, stream_port, "test-arp", {"address": "10.0.2.2"},
-        http={"max-connections-per-address": "6", "request-timeout": "2s",
-              "idle-timeout": "5s"}))
+        http={"listen": ";".join(listen), "max-connections-per-address": "6",
+              "request-timeout": "2s", "idle-timeout": "5s"}))
     with aerotest.Daemon(config, tmp.path, http_port=http_port) as d:
         d.wait_ready()
 
@@ -513,6 +517,20 @@ def run_http_limits(tap, tmp):
         tap.ok(status == 200, "with one of the six closed, 127.0.0.1 is served again", str(status))
         for s in held:
             s.close()
+        # IPv6: ::1 is another address (its /64), with a cap of its own.
+        if port6 is None:
+            tap.skip("IPv6: the cap counts ::1 apart from 127.0.0.1", "IPv6 loopback unavailable")
+        else:
+            held6 = [socket.create_connection(("::1", port6), timeout=5) for _ in range(6)]
+            try:
+                with socket.create_connection(("::1", port6), timeout=5) as extra:
+                    refused6 = closed_by_server(extra, 3)
+                status = aerotest.http_get("127.0.0.1", http_port, "/healthz")[0]
+            finally:
+                for s in held6:
+                    s.close()
+            tap.ok(refused6 and status == 200, "IPv6: the seventh connection from ::1 is "
+                   "refused while 127.0.0.1 is still served", f"{refused6} {status}")
         # /metrics is read over one more connection: it is the only one open.
         ok = aerotest.poll_until(lambda: m("aero_http_connections_open") == 1, 5)
         tap.ok(ok, "aero_http_connections_open back to 1 (the /metrics request itself)",
