@@ -132,7 +132,7 @@ struct _Conn
   AeroHttpAcceptor *acceptor; /* NULL once the acceptor is freed */
   AeroHttpPeer *peer;         /* owned */
   guint64 key;
-  AeroWatch *deadline; /* the request timeout, from the first request on */
+  AeroWatch *deadline; /* the request timeout, until the request is read */
 };
 
 struct _AeroHttpAcceptor
@@ -266,8 +266,10 @@ on_request_read (SoupServer *server, SoupServerMessage *msg, gpointer data)
 {
   AeroHttpPeer *peer = peer_of (msg);
 
-  if (peer && peer->conn && peer->conn->deadline)
-    aero_watch_set_ready_time (peer->conn->deadline, -1);
+  /* One request per connection: its deadline is over for good (a tunnel
+   * holds its connection for hours without it). */
+  if (peer && peer->conn)
+    g_clear_pointer (&peer->conn->deadline, aero_watch_free);
 }
 
 static gboolean
