@@ -392,6 +392,16 @@ def closed_by_server(sock, within):
         return False
 
 
+def read_to_eof(sock):
+    """Everything SOCK receives until the peer closes."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def connect_from(source, port):
     s = socket.socket()
     s.bind((source, 0))
@@ -417,12 +427,7 @@ def run_http_limits(tap, tmp):
         def m(name, source="127.0.0.1"):
             with connect_from(source, http_port) as c:
                 c.sendall(b"GET /metrics HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
-                data = b""
-                while True:
-                    chunk = c.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
+                data = read_to_eof(c)
             body = data.partition(b"\r\n\r\n")[2].decode()
             return aerotest.metric(promparse.parse(body).samples, name) or 0
 
@@ -456,17 +461,11 @@ def run_http_limits(tap, tmp):
         # client closed in CLOSE_WAIT for ever).
         with socket.create_connection(("127.0.0.1", http_port), timeout=5) as s:
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n")
-            data = b""
             s.settimeout(3)
             try:
-                while True:
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                eof = True
+                data, eof = read_to_eof(s), True
             except OSError:
-                eof = False
+                data, eof = b"", False
         head = data.partition(b"\r\n\r\n")[0].lower()
         tap.ok(data.startswith(b"HTTP/1.1 200") and b"connection: close" in head and eof,
                "a response says Connection: close and the server closes the connection",
