@@ -72,6 +72,7 @@ struct _WsGuardInputStream
   gsize mask_pos;               /* payload bytes of the current frame unmasked so far */
   enum { MSG_NONE, MSG_BINARY, MSG_TEXT } msg_kind; /* fragmented message in progress */
   GByteArray *message;          /* binary message being gathered */
+  guint64 messages;             /* binary messages delivered */
   AeroWatch *watch;             /* the socket's fd (no TLS), and the kick */
   GSource *driver;              /* reads a base stream with no plain socket (TLS) */
   GByteArray *pass;             /* bytes for the reader (control and text frames) */
@@ -211,6 +212,7 @@ frame_done (WsGuardInputStream *self)
   if (!self->fin)
     return;
   message = g_byte_array_free_to_bytes (g_steal_pointer (&self->message));
+  self->messages++;
   /* In stream order: what the reader has yet to see came first, and may
    * end the connection (a broken frame: nothing after it counts). */
   if (self->pass_func && self->pass && self->pass->len > 0 && !self->stopped)
@@ -518,14 +520,15 @@ kick_driver (WsGuardInputStream *self)
   aero_watch_set_ready_time (self->watch, 0);
 }
 
-/* Reads and processes at most YIELD_AFTER_BYTES; FALSE at the end of the
- * stream (or once stopped). */
+/* Reads and processes YIELD_AFTER_BYTES, and the rest of a binary frame
+ * begun; FALSE at the end of the stream (or once stopped). */
 static gboolean
 drive (WsGuardInputStream *self)
 {
   gsize budget = YIELD_AFTER_BYTES;
   gboolean keep = TRUE;
   gboolean drained = FALSE;
+  guint64 messages_before = self->messages;
 
   g_object_ref (self);
   self->pumping = TRUE;
@@ -542,6 +545,15 @@ drive (WsGuardInputStream *self)
            * would only say EAGAIN, and the watch fires again on more. */
           if (drained)
             break;
+          /* A dispatch takes at least one whole message: a binary frame
+           * begun before any message was delivered in this dispatch is
+           * read to its end (it is bounded by the message limit). A large
+           * frame cut into slices would cost a main-loop iteration each,
+           * and nothing is answered before it is whole. After one message,
+           * the share holds: the answers to it go out before the next. */
+          if (self->extracting && self->messages == messages_before
+              && self->payload_left > budget)
+            budget = (gsize) self->payload_left;
           if (budget == 0)
             {
               /* A watched socket with more to read stays ready (level-

@@ -1687,6 +1687,39 @@ test_guard_messages_gives_way (void)
   rx_close (&rx);
 }
 
+/* A message larger than the share is taken whole in one dispatch (not in a
+ * slice per main-loop iteration), and the share holds after it: the next
+ * one waits for the next dispatch. */
+static void
+test_guard_messages_large_in_one_dispatch (void)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
+  int sndbuf = 1024 * 1024;
+  guint dispatches = 0;
+  Rx rx;
+
+  rx_open (&rx, 65535, TRUE);
+  g_assert_cmpint (setsockopt (rx.pair.peer, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), ==,
+                   0);
+  for (int i = 0; i < 3; i++)
+    add_message (rx.wire, rx.expected, 40 * 1024, TRUE);
+  peer_send_now (&rx.pair, rx.wire);
+  while (rx.messages->len < rx.expected->len)
+    {
+      guint before = rx.messages->len;
+
+      if (g_main_context_iteration (NULL, FALSE))
+        {
+          dispatches++;
+          g_assert_cmpuint (rx.messages->len, ==, before + 1);
+        }
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    }
+  g_assert_cmpuint (dispatches, ==, 3);
+  assert_messages (rx.messages, rx.expected);
+  rx_close (&rx);
+}
+
 /* ---- write_message --------------------------------------------------------------- */
 
 /* One frame as the peer sees it; also what a test expects. */
@@ -2093,6 +2126,8 @@ static const SocketDriverTest socket_driver_tests[] = {
   { "/guard/messages-socket/eof", test_guard_messages_eof },
   { "/guard/messages-socket/close-from-func", test_guard_messages_close_from_func },
   { "/guard/messages-socket/gives-way-per-dispatch", test_guard_messages_gives_way },
+  { "/guard/messages-socket/large-message-in-one-dispatch",
+    test_guard_messages_large_in_one_dispatch },
 };
 
 static void
