@@ -7,6 +7,8 @@
 
 /* ERROR messages from one peer that are logged; later ones are only counted. */
 #define MAX_ERRORS_LOGGED 4
+/* At most one log line per channel this often about PONGs dropped at the bound. */
+#define PONG_DROP_LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
 
 struct _RtcL2Channel
 {
@@ -22,6 +24,8 @@ struct _RtcL2Channel
 
   guint64 drops_since_drain;
   gboolean want_ready;
+  guint64 pongs_dropped;           /* PONGs dropped at the bound, not yet logged */
+  gint64 pong_drop_logged_us;      /* when that was last logged */
 
   guint64 violations;
   guint errors_logged;
@@ -128,6 +132,23 @@ channel_has_room (RtcL2Channel *self, gsize len)
   return rtc_data_channel_get_buffered_amount (self->dc) + len <= self->opts.send_queue;
 }
 
+/* A message (a frame or a PONG) did not fit under send-queue and was
+ * dropped. Past backpressure-limit drops without the buffered amount
+ * falling below half, the peer is told and the channel closed. */
+static void
+channel_note_queue_full (RtcL2Channel *self)
+{
+  aero_metric_inc (self->metrics->tx_dropped[RTC_TX_DROP_QUEUE_FULL]);
+  self->want_ready = TRUE;
+  self->drops_since_drain++;
+  if (self->drops_since_drain == self->opts.backpressure_limit + 1)
+    {
+      aero_metric_inc (self->metrics->backpressure_closes);
+      aero_channel_close (AERO_CHANNEL (self), AERO_CLOSE_BACKPRESSURE,
+                          "peer does not read fast enough");
+    }
+}
+
 static AeroFlowReturn
 rtc_l2_channel_push (AeroChannel *channel, GBytes *frame)
 {
@@ -144,14 +165,7 @@ rtc_l2_channel_push (AeroChannel *channel, GBytes *frame)
     }
   if (!channel_has_room (self, AERO_L2_HEADER_LEN + len))
     {
-      aero_metric_inc (self->metrics->tx_dropped[RTC_TX_DROP_QUEUE_FULL]);
-      self->want_ready = TRUE;
-      self->drops_since_drain++;
-      if (self->drops_since_drain == self->opts.backpressure_limit + 1)
-        {
-          aero_metric_inc (self->metrics->backpressure_closes);
-          aero_channel_close (channel, AERO_CLOSE_BACKPRESSURE, "peer does not read fast enough");
-        }
+      channel_note_queue_full (self);
       return AERO_FLOW_DROPPED;
     }
   message = aero_l2_encode_frame (frame);
@@ -230,6 +244,40 @@ channel_peer_error (RtcL2Channel *self, const AeroL2Message *m)
                  strlen (text));
 }
 
+/* PONGs share the send bound with frames, as on transport-ws: a peer that
+ * pings without reading must not grow the buffered amount. A PONG that
+ * does not fit is dropped and counted like a frame (queue_full, towards
+ * backpressure-limit), and logged at most every 10 s per channel. */
+static void
+channel_answer_ping (RtcL2Channel *self, const AeroL2Message *m)
+{
+  g_autoptr (GBytes) pong = NULL;
+
+  if (!channel_has_room (self, AERO_L2_HEADER_LEN + m->payload_len))
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      self->pongs_dropped++;
+      if (self->pong_drop_logged_us == 0 ||
+          now - self->pong_drop_logged_us >= PONG_DROP_LOG_INTERVAL_US)
+        {
+          AERO_LOG_INFO (self->component, "peer", peer_text (self), "session",
+                         session_text (self), "MESSAGE",
+                         "PONGs dropped: %" G_GUINT64_FORMAT " since the last such line; "
+                         "the buffered amount is at send-queue (%" G_GUINT64_FORMAT " bytes), "
+                         "the peer does not read (logged at most every 10 s)",
+                         self->pongs_dropped, self->opts.send_queue);
+          self->pong_drop_logged_us = now;
+          self->pongs_dropped = 0;
+        }
+      channel_note_queue_full (self);
+      return;
+    }
+  pong = aero_l2_encode (AERO_L2_PONG, m->payload, m->payload_len);
+  if (channel_send (self, pong))
+    aero_metric_inc (self->metrics->pings_answered);
+}
+
 static void
 on_message (RtcDataChannel *dc, GBytes *message, gboolean is_text, gpointer user_data)
 {
@@ -284,14 +332,8 @@ on_message (RtcDataChannel *dc, GBytes *message, gboolean is_text, gpointer user
         break;
       }
     case AERO_L2_PING:
-      {
-        g_autoptr (GBytes) pong = aero_l2_encode (AERO_L2_PONG, m.payload, m.payload_len);
-
-        /* Answered even above the bound: a PONG is small and the peer waits for it. */
-        if (channel_send (self, pong))
-          aero_metric_inc (self->metrics->pings_answered);
-        break;
-      }
+      channel_answer_ping (self, &m);
+      break;
     case AERO_L2_PONG:
       aero_metric_inc (self->metrics->pongs_received);
       break;

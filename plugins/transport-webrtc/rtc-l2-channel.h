@@ -13,7 +13,10 @@
  * would take it past send-queue is dropped (AERO_FLOW_DROPPED); when the
  * amount falls below half after drops the channel emits "ready"; drops past
  * backpressure-limit without it falling below half close the channel
- * after an ERROR backpressure.
+ * after an ERROR backpressure. PONGs share the bound: a PONG that would
+ * pass it is dropped and counted the same way (a peer that pings without
+ * reading cannot grow the buffered amount). Only the ERROR of a close is
+ * sent whatever the bound says: one message, then the end.
  *
  * Closing: a polite close (from the core) sends the ERROR the reason calls
  * for, closes the DataChannel and reports the channel closed when the

@@ -555,6 +555,94 @@ test_client_recv_frame (TestClient *c, GstWebRTCDataChannel *dc, guint timeout_m
   return NULL;
 }
 
+/* ---- a client that stops reading -------------------------------------------------- */
+
+/* CRC32c (Castagnoli), as SCTP computes it over a packet (RFC 4960, B). */
+static guint32
+crc32c (const guint8 *p, gsize len)
+{
+  guint32 crc = 0xffffffff;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      crc ^= p[i];
+      for (int k = 0; k < 8; k++)
+        crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78 : crc >> 1;
+    }
+  return ~crc;
+}
+
+/* On the SCTP packets the client sends (before DTLS): every SACK
+ * advertises a receive window of 0, so the server may not send it more
+ * data, as with a peer whose application never reads. */
+static GstPadProbeReturn
+zero_window_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstMapInfo map;
+  gboolean changed = FALSE;
+  gsize off = 12;
+
+  if (buffer == NULL)
+    return GST_PAD_PROBE_OK;
+  buffer = gst_buffer_make_writable (buffer);
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  if (!gst_buffer_map (buffer, &map, GST_MAP_READWRITE))
+    return GST_PAD_PROBE_OK;
+  while (off + 4 <= map.size)
+    {
+      guint8 type = map.data[off];
+      gsize len = (gsize) map.data[off + 2] << 8 | map.data[off + 3];
+
+      if (len < 4)
+        break;
+      /* SACK: type 3, cumulative TSN ack (4 bytes), then a_rwnd (4 bytes). */
+      if (type == 3 && len >= 12 && off + 12 <= map.size)
+        {
+          memset (map.data + off + 8, 0, 4);
+          changed = TRUE;
+        }
+      off += (len + 3) & ~(gsize) 3;
+    }
+  if (changed && map.size >= 12)
+    {
+      guint32 crc;
+
+      memset (map.data + 8, 0, 4);
+      crc = GUINT32_TO_LE (crc32c (map.data, map.size));
+      memcpy (map.data + 8, &crc, 4);
+    }
+  gst_buffer_unmap (buffer, &map);
+  return GST_PAD_PROBE_OK;
+}
+
+/* From now on the client advertises a zero receive window (see above):
+ * it still receives what the server has sent, and still sends. */
+void
+test_client_stop_reading (TestClient *c)
+{
+  g_autoptr (GstIterator) it = gst_bin_iterate_recurse (GST_BIN (c->webrtc));
+  GValue item = G_VALUE_INIT;
+  gboolean found = FALSE;
+
+  while (!found && gst_iterator_next (it, &item) == GST_ITERATOR_OK)
+    {
+      GstElement *e = g_value_get_object (&item);
+      GstElementFactory *f = gst_element_get_factory (e);
+
+      if (f && g_strcmp0 (GST_OBJECT_NAME (f), "sctpenc") == 0)
+        {
+          g_autoptr (GstPad) src = gst_element_get_static_pad (e, "src");
+
+          gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, zero_window_probe, NULL, NULL);
+          found = TRUE;
+        }
+      g_value_reset (&item);
+    }
+  g_value_unset (&item);
+  g_assert_true (found);
+}
+
 /* ---- frames ----------------------------------------------------------------- */
 
 static const guint8 guest_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };

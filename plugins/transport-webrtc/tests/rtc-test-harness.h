@@ -55,6 +55,7 @@ void test_client_on_candidate (TestClient *c, void (*func) (guint mline, const c
                                                             gpointer data), gpointer data);
 void test_client_add_candidate (TestClient *c, guint mline, const char *candidate);
 void test_client_kill (TestClient *c);
+void test_client_stop_reading (TestClient *c);
 
 /* ---- frames ----------------------------------------------------------------- */
 

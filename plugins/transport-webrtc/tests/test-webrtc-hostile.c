@@ -1,7 +1,8 @@
 /* test-webrtc-hostile.c — clients that do what a browser would not: UDP
  * relay traffic without a tunnel, more remotes than a binding keeps, quota
- * spent while the tunnel closes, offers with odd m-line sets. Every case
- * runs a real aero-netd on loopback (see rtc-test-harness.h). */
+ * spent while the tunnel closes, offers with odd m-line sets, PINGs from a
+ * client that never reads. Every case runs a real aero-netd on loopback
+ * (see rtc-test-harness.h). */
 #include <string.h>
 
 #include <json-glib/json-glib.h>
@@ -176,6 +177,55 @@ test_udp_quota_close_while_l2_closes (void)
   test_daemon_stop (d);
 }
 
+/* A client that sends PINGs and never reads: its SACKs advertise a zero
+ * window, so nothing the daemon sends it leaves the daemon's SCTP stack.
+ * Once that is full, PONGs pile up in the DataChannel's buffered amount:
+ * they must stay within send-queue like frames, the rest dropped, counted
+ * (queue_full) and logged, and backpressure-limit such drops close the
+ * channel. 4 KiB PINGs get there in a few hundred messages. */
+static void
+test_ping_flood_without_reading (void)
+{
+  TestDaemon *d = test_daemon_start ("send-queue = 16KiB\nmax-control-payload = 4096\n"
+                                     "backpressure-limit = 64\n", NULL);
+  TestClient *c = test_client_new ();
+  GstWebRTCDataChannel *l2 = test_client_channel (c, "l2", TRUE, -1, -1);
+  g_autofree guint8 *payload = g_malloc0 (4096);
+  g_autoptr (GBytes) ping = test_tunnel (0x01, payload, 4096);
+  g_autofree char *log = NULL;
+  double backlog, most = 0, answered, received;
+
+  g_assert_cmpuint (test_client_post_offer (c, d, NULL), ==, 200);
+  g_assert_true (test_client_wait_open (c, l2, TEST_TIMEOUT_S));
+  test_client_stop_reading (c);
+  for (guint batch = 0; batch < 40; batch++)
+    {
+      for (guint i = 0; i < 20; i++)
+        test_client_send (c, l2, ping);
+      g_usleep (50 * 1000);
+      backlog = test_daemon_metric (d, M ("send_backlog_bytes"));
+      most = MAX (most, backlog);
+      if (test_daemon_metric (d, M ("backpressure_closes_total")) >= 1)
+        break;
+    }
+  g_test_message ("largest backlog seen: %g bytes", most);
+  g_assert_cmpfloat (most, <=, 16 * 1024);
+  g_assert_true (test_daemon_wait_metric (d, M ("backpressure_closes_total"), 1, TEST_TIMEOUT_S));
+  g_assert_cmpfloat (test_daemon_metric (d, "aero_webrtc_tx_dropped_total{instance=\"rtc\","
+                                            "reason=\"queue_full\"}"), >=, 65);
+  answered = test_daemon_metric (d, M ("pings_answered_total"));
+  received = test_daemon_metric (d, "aero_webrtc_rx_messages_total{instance=\"rtc\",label=\"l2\"}");
+  g_assert_cmpfloat (answered, >, 0);
+  g_assert_cmpfloat (answered, <, received);
+  g_assert_true (test_daemon_wait_metric (d, "aero_sessions_active", 0, TEST_TIMEOUT_S));
+  g_assert_true (test_daemon_wait_metric (d, M ("peers_active"), 0, TEST_TIMEOUT_S));
+  log = test_daemon_log (d);
+  g_assert_nonnull (strstr (log, "PONGs dropped"));
+  g_assert_cmpuint (count_lines_with (log, "PONGs dropped"), ==, 1);
+  test_client_free (c);
+  test_daemon_stop (d);
+}
+
 static guint
 post_sdp (TestDaemon *d, const char *sdp)
 {
@@ -248,5 +298,7 @@ main (int argc, char **argv)
   g_test_add_func ("/webrtc-hostile/udp-quota-close-while-l2-closes",
                    test_udp_quota_close_while_l2_closes);
   g_test_add_func ("/webrtc-hostile/sdp-odd-offers", test_sdp_odd_offers);
+  g_test_add_func ("/webrtc-hostile/ping-flood-without-reading",
+                   test_ping_flood_without_reading);
   return g_test_run ();
 }
