@@ -15,7 +15,7 @@
  *   ice-port-range = 40000-40100    ; UDP ports for ICE (default: any)
  *   ice-gather-timeout = 2s         ; longest wait for candidates before a POST answer
  *   ; peer connections
- *   max-peers = 100                 ; concurrent peer connections
+ *   max-peers = 100                 ; peer connections + signalling sockets without one
  *   connect-timeout = 10s           ; a peer without an open channel by then is torn down
  *   max-message-size = 64KiB        ; advertised in answers (a=max-message-size), enforced
  *   ; the l2 channel (the same keys and defaults as transport-ws)

@@ -128,6 +128,14 @@ rtc_metrics_new (AeroMetrics *registry, const char *instance)
       "Peer connections torn down because no channel opened within "
       "connect-timeout.",
       i, NULL, NULL);
+  m->signal_sockets_active = aero_metrics_instance_series (
+      registry, "aero_webrtc_signal_sockets_active", AERO_METRIC_GAUGE,
+      "Signalling WebSockets open; one without a peer connection holds a place in max-peers.",
+      i, NULL, NULL);
+  m->signal_offer_timeouts = aero_metrics_instance_series (
+      registry, "aero_webrtc_signal_offer_timeouts_total", AERO_METRIC_COUNTER,
+      "Signalling WebSockets closed because no offer came within connect-timeout.", i, NULL,
+      NULL);
   aero_metrics_instance_series_all (registry, "aero_webrtc_channels_active", AERO_METRIC_GAUGE,
                                     "DataChannels currently open, by label.", i, "label",
                                     label_names, RTC_LABEL_N, m->channels_active);

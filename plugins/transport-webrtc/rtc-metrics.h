@@ -90,6 +90,8 @@ typedef struct {
   AeroMetric *peers_refused[RTC_REFUSE_N_REASONS];
   AeroMetric *peers_closed[RTC_PEER_END_N_REASONS];
   AeroMetric *connect_timeouts;
+  AeroMetric *signal_sockets_active;
+  AeroMetric *signal_offer_timeouts;
   AeroMetric *channels_active[RTC_LABEL_N];
   AeroMetric *channels_opened[RTC_LABEL_N];
   AeroMetric *channels_refused[RTC_CHANNEL_REFUSE_N_REASONS];

@@ -22,6 +22,7 @@ struct _RtcServer
   RtcSignalWs *ws;
 
   GHashTable *peers;            /* RtcPeer* (owned) until "closed" */
+  guint places;                 /* places in max-peers held by signalling WebSockets */
   GVariant *limits;             /* listed with the endpoints */
 };
 
@@ -94,10 +95,48 @@ rtc_server_is_accepting (RtcServer *self)
   return self->accepting && self->host != NULL && !aero_host_is_shutting_down (self->host);
 }
 
+/**
+ * rtc_server_is_full:
+ * @self: a server
+ *
+ * Whether max-peers is reached: it counts every peer connection until it
+ * has closed, and every place a signalling WebSocket holds
+ * (rtc_server_hold_place()).
+ *
+ * Returns: %TRUE when no new peer connection or signalling WebSocket fits.
+ */
 gboolean
 rtc_server_is_full (RtcServer *self)
 {
-  return g_hash_table_size (self->peers) >= self->config->max_peers;
+  return (guint64) g_hash_table_size (self->peers) + self->places >= self->config->max_peers;
+}
+
+/**
+ * rtc_server_hold_place:
+ * @self: a server
+ *
+ * Takes a place in max-peers for a signalling WebSocket that has no peer
+ * connection (yet, or any more). The caller checked rtc_server_is_full()
+ * first, or hands the place of a peer that has just closed back to its
+ * socket.
+ */
+void
+rtc_server_hold_place (RtcServer *self)
+{
+  self->places++;
+}
+
+/**
+ * rtc_server_release_place:
+ * @self: a server
+ *
+ * Gives back a place taken with rtc_server_hold_place().
+ */
+void
+rtc_server_release_place (RtcServer *self)
+{
+  g_return_if_fail (self->places > 0);
+  self->places--;
 }
 
 /**
@@ -152,6 +191,9 @@ on_peer_closed (RtcPeer *peer, gpointer user_data)
  * @client: (nullable): the admitted client's address
  * @admission: (transfer full) (nullable): its admission, which the peer
  *   keeps until it closes (freed here on failure)
+ * @placed: whether the caller holds a place in max-peers for it (a
+ *   signalling WebSocket's, rtc_server_hold_place()); the caller gives it
+ *   back once the peer exists, since the peer then counts
  * @refusal: (out): why, on failure
  * @error: return location for a #GError
  *
@@ -162,7 +204,7 @@ on_peer_closed (RtcPeer *peer, gpointer user_data)
  */
 RtcPeer *
 rtc_server_new_peer (RtcServer *self, const char *client, AeroAdmission *admission,
-                     RtcRefuseReason *refusal, GError **error)
+                     gboolean placed, RtcRefuseReason *refusal, GError **error)
 {
   g_autoptr (RtcPeer) peer = NULL;
   RtcPeerEnv env;
@@ -174,7 +216,7 @@ rtc_server_new_peer (RtcServer *self, const char *client, AeroAdmission *admissi
       rtc_admission_free (admission);
       return NULL;
     }
-  if (rtc_server_is_full (self))
+  if (!placed && rtc_server_is_full (self))
     {
       *refusal = RTC_REFUSE_MAX_PEERS;
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,

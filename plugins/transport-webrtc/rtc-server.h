@@ -3,8 +3,16 @@
  *
  * RtcServer registers offer-path (rtc-signal-http.c) and signal-path
  * (rtc-signal-ws.c) on the core HTTP server, runs the admission checks
- * for both (the core's, through rtc-admission.c), creates peer connections within max-peers,
- * and keeps every peer until it has closed. stop() closes them all. */
+ * for both (the core's, through rtc-admission.c), creates peer connections
+ * within max-peers, and keeps every peer until it has closed. stop()
+ * closes them all.
+ *
+ * max-peers counts places: one for every peer connection, from its offer
+ * until it has closed (negotiating, waiting for ICE, connected), and one
+ * for every signalling WebSocket that has no peer connection, from its
+ * upgrade until it is gone; a socket and the peer it signalled share one
+ * place. So neither half-open peers nor idle signalling sockets can grow
+ * past max-peers. */
 #pragma once
 
 #include <aero-net/aero-net.h>
@@ -32,12 +40,14 @@ const RtcConfig *rtc_server_get_config (RtcServer *self);
 RtcMetrics *rtc_server_get_metrics (RtcServer *self);
 gboolean rtc_server_is_accepting (RtcServer *self);
 gboolean rtc_server_is_full (RtcServer *self);
+void rtc_server_hold_place (RtcServer *self);
+void rtc_server_release_place (RtcServer *self);
 void rtc_server_admit (RtcServer *self, RtcAdmissionKind kind, SoupServerMessage *msg,
                        const char *const *tokens, RtcAdmissionVerdict *verdict);
 void rtc_server_log_access (RtcServer *self, SoupServerMessage *msg,
                             const AeroAdmission *admission, guint status, const char *reason);
 RtcPeer *rtc_server_new_peer (RtcServer *self, const char *client, AeroAdmission *admission,
-                              RtcRefuseReason *refusal, GError **error);
+                              gboolean placed, RtcRefuseReason *refusal, GError **error);
 char *rtc_server_peer_of (SoupServerMessage *msg);
 
 G_END_DECLS

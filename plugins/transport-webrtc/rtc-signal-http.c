@@ -321,7 +321,7 @@ rtc_signal_http_handle (RtcSignalHttp *self, SoupServerMessage *msg, const char 
     }
 
   /* The peer takes the admission over (and gives it back on failure). */
-  peer = rtc_server_new_peer (self->server, client, admission, &refusal, &error);
+  peer = rtc_server_new_peer (self->server, client, admission, FALSE, &refusal, &error);
   if (peer == NULL)
     {
       guint status = refusal == RTC_REFUSE_MAX_PEERS ? HTTP_TOO_MANY_REQUESTS

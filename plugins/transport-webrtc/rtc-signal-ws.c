@@ -35,6 +35,7 @@ typedef struct {
   gulong peer_handlers[3];
   guint offer_timer;
   gboolean closing;
+  gboolean placed;              /* holds a place in max-peers (no open peer) */
 } Socket;
 
 static void socket_msg_gone (gpointer data, GObject *where_the_object_was);
@@ -46,9 +47,31 @@ stream_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_object_unref (source);
 }
 
+/* A socket without an open peer connection holds a place in max-peers;
+ * while its peer is open, the peer holds it (see rtc-server.h). */
+static void
+socket_hold_place (Socket *s)
+{
+  if (s->placed)
+    return;
+  s->placed = TRUE;
+  rtc_server_hold_place (s->ws->server);
+}
+
+static void
+socket_release_place (Socket *s)
+{
+  if (!s->placed)
+    return;
+  s->placed = FALSE;
+  rtc_server_release_place (s->ws->server);
+}
+
 static void
 socket_free (Socket *s)
 {
+  RtcMetrics *metrics = rtc_server_get_metrics (s->ws->server);
+
   g_clear_handle_id (&s->offer_timer, g_source_remove);
   if (s->msg)
     {
@@ -78,6 +101,9 @@ socket_free (Socket *s)
     g_io_stream_close_async (g_steal_pointer (&s->stream), G_PRIORITY_DEFAULT, NULL,
                              stream_closed_cb, NULL);
   rtc_admission_free (s->admission);
+  socket_release_place (s);
+  if (metrics)
+    aero_metric_add (metrics->signal_sockets_active, -1);
   g_free (s->name);
   g_free (s->client);
   g_free (s);
@@ -201,6 +227,8 @@ on_peer_closed (RtcPeer *peer, gpointer user_data)
 
   for (guint i = 0; i < G_N_ELEMENTS (s->peer_handlers); i++)
     g_clear_signal_handler (&s->peer_handlers[i], s->peer);
+  /* The peer's place comes back to the socket until it is gone. */
+  socket_hold_place (s);
   socket_close (s, CLOSE_NORMAL, "peer connection closed");
 }
 
@@ -226,9 +254,10 @@ handle_offer (Socket *s, JsonObject *object)
       return;
     }
   g_clear_handle_id (&s->offer_timer, g_source_remove);
-  /* The peer takes the admission over (or gives it back on failure). */
-  peer = rtc_server_new_peer (s->ws->server, s->client, g_steal_pointer (&s->admission), &refusal,
-                              &error);
+  /* The peer takes the admission over (or gives it back on failure), and
+   * the socket's place in max-peers. */
+  peer = rtc_server_new_peer (s->ws->server, s->client, g_steal_pointer (&s->admission),
+                              s->placed, &refusal, &error);
   if (peer == NULL)
     {
       RtcMetrics *metrics = rtc_server_get_metrics (s->ws->server);
@@ -239,6 +268,7 @@ handle_offer (Socket *s, JsonObject *object)
                    error->message);
       return;
     }
+  socket_release_place (s);
   s->peer = g_object_ref (peer);
   s->peer_handlers[0] = g_signal_connect (peer, "answer", G_CALLBACK (on_peer_answer), s);
   s->peer_handlers[1] = g_signal_connect (peer, "local-candidate", G_CALLBACK (on_peer_candidate),
@@ -349,8 +379,13 @@ static gboolean
 offer_timeout_cb (gpointer user_data)
 {
   Socket *s = user_data;
+  RtcMetrics *metrics = rtc_server_get_metrics (s->ws->server);
 
   s->offer_timer = 0;
+  if (metrics)
+    aero_metric_inc (metrics->signal_offer_timeouts);
+  AERO_LOG_DEBUG (s->name, "client", s->client ? s->client : "-", "MESSAGE",
+                  "signalling WebSocket closed: no offer within connect-timeout");
   socket_fail (s, CLOSE_POLICY, "no offer within connect-timeout");
   return G_SOURCE_REMOVE;
 }
@@ -544,6 +579,15 @@ rtc_signal_ws_handle (RtcSignalWs *self, SoupServerMessage *msg, const char *pat
   s->name = g_strdup (rtc_server_get_name (self->server));
   s->client = g_steal_pointer (&client);
   s->admission = verdict.admission;
+  /* Until its offer has made a peer, the socket holds the place the
+   * rtc_server_is_full() check above found free. */
+  socket_hold_place (s);
+  {
+    RtcMetrics *metrics = rtc_server_get_metrics (self->server);
+
+    if (metrics)
+      aero_metric_add (metrics->signal_sockets_active, 1);
+  }
   s->msg = msg;
   s->wrote_handler = g_signal_connect (msg, "wrote-informational",
                                        G_CALLBACK (on_wrote_informational), s);

@@ -16,6 +16,9 @@
  * selected), together with aero-l2-token.<credential> entries for the
  * admission checks. Refusals before the upgrade are HTTP: 405, 400, the
  * admission checks' status, 429 at max-peers, 503 while shutting down.
+ * From its upgrade until it is gone, a socket holds a place in max-peers
+ * (rtc-server.h): its peer connection takes the place over while it is
+ * open, and hands it back if it closes before the socket.
  * Each message is bounded by signal-max-message and the whole connection
  * by signal-max-bytes. A socket that sends no offer within connect-timeout
  * is closed. Closing the socket before the peer connection has an open

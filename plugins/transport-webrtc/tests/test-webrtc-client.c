@@ -2,8 +2,9 @@
  * real aero-netd (transport-webrtc in front of stack-slirp), on loopback:
  * tunnel messages and a DHCP lease over ordered and unordered channels,
  * the refusal of partially reliable channels, max-message-size,
- * connect-timeout, max-peers, trickle signalling over the WebSocket, the
- * UDP relay, and teardown at awkward moments. */
+ * connect-timeout, max-peers (signalling WebSockets included), trickle
+ * signalling over the WebSocket, the UDP relay, and teardown at awkward
+ * moments. */
 #include <string.h>
 
 #include <json-glib/json-glib.h>
@@ -320,7 +321,8 @@ send_candidate_cb (gpointer data)
   json_builder_set_member_name (b, "sdpMLineIndex");
   json_builder_add_int_value (b, lc->mline);
   json_builder_end_object (b);
-  if (soup_websocket_connection_get_state (lc->signal->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+  if (lc->signal->ws &&
+      soup_websocket_connection_get_state (lc->signal->ws) == SOUP_WEBSOCKET_STATE_OPEN)
     send_json (lc->signal->ws, b);
   g_free (lc->candidate);
   g_free (lc);
@@ -376,14 +378,13 @@ on_signal_closed (SoupWebsocketConnection *ws, gpointer user_data)
   ((Signal *) user_data)->closed = TRUE;
 }
 
+/* A refused upgrade leaves s->ws NULL (the status is on the message). */
 static void
-ws_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+ws_connected_or_refused (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Signal *s = user_data;
-  g_autoptr (GError) error = NULL;
 
-  s->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
-  g_assert_no_error (error);
+  s->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, NULL);
   g_main_loop_quit (s->loop);
 }
 
@@ -405,55 +406,76 @@ spin_until (gboolean *done, guint timeout_s)
   return *done;
 }
 
-static void
-test_trickle (void)
+/* Opens a signalling WebSocket (subprotocol aero-webrtc-signal-v1).
+ * Returns NULL when the upgrade is refused, with its HTTP status in
+ * *status. */
+static SoupWebsocketConnection *
+signal_open (TestDaemon *d, SoupSession *session, guint *status)
 {
-  TestDaemon *d = test_daemon_start (NULL, NULL);
-  g_autoptr (SoupSession) session = soup_session_new ();
   g_autofree char *url = g_strdup_printf ("ws://127.0.0.1:%u/webrtc/signal", d->port);
   g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
   const char *protocols[] = { "aero-webrtc-signal-v1", NULL };
   Signal s = { 0 };
-  GstWebRTCDataChannel *dc;
-  g_autofree char *offer = NULL;
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  gboolean open = FALSE;
   guint timer;
 
-  s.client = test_client_new ();
   s.loop = g_main_loop_new (NULL, FALSE);
   soup_session_websocket_connect_async (session, msg, NULL, (char **) protocols, G_PRIORITY_DEFAULT,
-                                        NULL, ws_connected, &s);
+                                        NULL, ws_connected_or_refused, &s);
   timer = g_timeout_add_seconds (TEST_TIMEOUT_S, quit_cb, s.loop);
   g_main_loop_run (s.loop);
   g_source_remove (timer);
-  g_assert_nonnull (s.ws);
-  g_assert_cmpstr (soup_websocket_connection_get_protocol (s.ws), ==, "aero-webrtc-signal-v1");
-  g_signal_connect (s.ws, "message", G_CALLBACK (on_signal_message), &s);
-  g_signal_connect (s.ws, "closed", G_CALLBACK (on_signal_closed), &s);
+  g_main_loop_unref (s.loop);
+  if (status)
+    *status = soup_message_get_status (msg);
+  return s.ws;
+}
 
-  dc = test_client_channel (s.client, "l2", FALSE, -1, -1);
-  test_client_on_candidate (s.client, on_local_candidate, &s);
-  offer = test_client_offer (s.client, FALSE);   /* trickle: no waiting for candidates */
+/* Sends the client's offer on the signalling socket and waits until its
+ * l2 channel @dc is open (candidates trickle both ways meanwhile). */
+static void
+signal_offer (Signal *s, GstWebRTCDataChannel *dc)
+{
+  g_autofree char *offer = NULL;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  gboolean open = FALSE;
+  gint64 deadline;
+
+  g_signal_connect (s->ws, "message", G_CALLBACK (on_signal_message), s);
+  g_signal_connect (s->ws, "closed", G_CALLBACK (on_signal_closed), s);
+  test_client_on_candidate (s->client, on_local_candidate, s);
+  offer = test_client_offer (s->client, FALSE);   /* trickle: no waiting for candidates */
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "type");
   json_builder_add_string_value (b, "offer");
   json_builder_set_member_name (b, "sdp");
   json_builder_add_string_value (b, offer);
   json_builder_end_object (b);
-  send_json (s.ws, b);
+  send_json (s->ws, b);
 
-  g_assert_true (spin_until (&s.got_answer, TEST_TIMEOUT_S));
-  {
-    gint64 deadline = g_get_monotonic_time () + TEST_TIMEOUT_S * G_USEC_PER_SEC;
-
-    while (!open && g_get_monotonic_time () < deadline)
-      {
-        g_main_context_iteration (NULL, FALSE);
-        open = test_client_wait_open (s.client, dc, 0) || (g_usleep (5000), FALSE);
-      }
-  }
+  g_assert_true (spin_until (&s->got_answer, TEST_TIMEOUT_S));
+  deadline = g_get_monotonic_time () + TEST_TIMEOUT_S * G_USEC_PER_SEC;
+  while (!open && g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      open = test_client_wait_open (s->client, dc, 0) || (g_usleep (5000), FALSE);
+    }
   g_assert_true (open);
+}
+
+static void
+test_trickle (void)
+{
+  TestDaemon *d = test_daemon_start (NULL, NULL);
+  g_autoptr (SoupSession) session = soup_session_new ();
+  Signal s = { 0 };
+  GstWebRTCDataChannel *dc;
+
+  s.client = test_client_new ();
+  s.ws = signal_open (d, session, NULL);
+  g_assert_nonnull (s.ws);
+  g_assert_cmpstr (soup_websocket_connection_get_protocol (s.ws), ==, "aero-webrtc-signal-v1");
+  dc = test_client_channel (s.client, "l2", FALSE, -1, -1);
+  signal_offer (&s, dc);
   g_assert_cmpuint (s.remote_candidates, >, 0);
   ping_pong (s.client, dc);
   dhcp_and_arp (s.client, dc);
@@ -466,7 +488,148 @@ test_trickle (void)
 
   test_client_free (s.client);
   g_clear_object (&s.ws);
-  g_main_loop_unref (s.loop);
+  test_daemon_stop (d);
+}
+
+/* Like test_daemon_wait_metric(), iterating the test's main context
+ * meanwhile (so that its WebSockets answer the daemon's close frames). */
+static gboolean
+wait_metric_spinning (TestDaemon *d, const char *series, double value, guint timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+  double last = -1;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      last = test_daemon_metric (d, series);
+      if (last == value)
+        return TRUE;
+      for (guint i = 0; i < 10; i++)
+        g_main_context_iteration (NULL, FALSE) || (g_usleep (5000), TRUE);
+    }
+  g_printerr ("%s is %g, expected %g\n", series, last, value);
+  return FALSE;
+}
+
+static void
+on_ws_closed (SoupWebsocketConnection *ws, gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+}
+
+/* Closes @ws (owned) and waits for the close handshake. */
+static void
+signal_close (SoupWebsocketConnection *ws)
+{
+  gboolean closed = FALSE;
+  gulong id = g_signal_connect (ws, "closed", G_CALLBACK (on_ws_closed), &closed);
+
+  soup_websocket_connection_close (ws, 1000, NULL);
+  g_assert_true (spin_until (&closed, TEST_TIMEOUT_S));
+  g_signal_handler_disconnect (ws, id);
+  g_object_unref (ws);
+}
+
+/* max-peers counts signalling WebSockets as well as peer connections: a
+ * socket holds a place from its upgrade until it is gone, its peer takes
+ * the place over, and a peer that never completes ICE holds one until
+ * connect-timeout. Sockets that never send an offer cannot pile up past
+ * max-peers, and an upgrade or an offer beyond it gets 429. */
+static void
+test_max_peers_signalling (void)
+{
+  TestDaemon *d = test_daemon_start ("max-peers = 2\nconnect-timeout = 4s\n", NULL);
+  g_autoptr (SoupSession) session = soup_session_new ();
+  SoupWebsocketConnection *a, *b, *e, *f;
+  TestClient *c2 = test_client_new ();
+  TestClient *half = test_client_new ();
+  Signal s = { 0 };
+  GstWebRTCDataChannel *dc;
+  guint status = 0;
+
+  /* Two sockets that never send an offer fill max-peers. */
+  a = signal_open (d, session, &status);
+  g_assert_nonnull (a);
+  b = signal_open (d, session, &status);
+  g_assert_nonnull (b);
+  g_assert_null (signal_open (d, session, &status));
+  g_assert_cmpuint (status, ==, 429);
+  g_assert_cmpfloat (test_daemon_metric (d, M ("signal_sockets_active")), ==, 2);
+  test_client_channel (c2, "l2", TRUE, -1, -1);
+  g_assert_cmpuint (test_client_post_offer (c2, d, NULL), ==, 429);
+  g_assert_cmpfloat (test_daemon_metric (d, "aero_webrtc_offers_refused_total{instance=\"rtc\","
+                                            "reason=\"max_peers\"}"), ==, 2);
+  g_assert_cmpfloat (test_daemon_metric (d, M ("peers_active")), ==, 0);
+  test_client_free (c2);
+
+  /* Both go: a well-behaved client signals over a new socket, and socket
+   * and peer share one place: one silent socket more fills max-peers. */
+  signal_close (a);
+  signal_close (b);
+  g_assert_true (wait_metric_spinning (d, M ("signal_sockets_active"), 0, TEST_TIMEOUT_S));
+  s.client = test_client_new ();
+  s.ws = signal_open (d, session, &status);
+  g_assert_nonnull (s.ws);
+  dc = test_client_channel (s.client, "l2", TRUE, -1, -1);
+  signal_offer (&s, dc);
+  ping_pong (s.client, dc);
+  g_assert_cmpfloat (test_daemon_metric (d, M ("peers_active")), ==, 1);
+  e = signal_open (d, session, &status);
+  g_assert_nonnull (e);
+  g_assert_null (signal_open (d, session, &status));
+  g_assert_cmpuint (status, ==, 429);
+
+  /* The silent socket is closed at connect-timeout, which frees its place. */
+  g_assert_true (wait_metric_spinning (d, M ("signal_offer_timeouts_total"), 1,
+                                       2 * TEST_TIMEOUT_S));
+  g_assert_true (wait_metric_spinning (d, M ("signal_sockets_active"), 1, TEST_TIMEOUT_S));
+  g_object_unref (e);
+  f = signal_open (d, session, &status);
+  g_assert_nonnull (f);
+  signal_close (f);
+
+  /* The connected client lets its socket go: its peer keeps the place. A
+   * peer that never completes ICE (its client never takes the answer)
+   * holds the other until connect-timeout. */
+  soup_websocket_connection_close (s.ws, 1000, NULL);
+  g_assert_true (spin_until (&s.closed, TEST_TIMEOUT_S));
+  g_clear_object (&s.ws);
+  g_assert_true (wait_metric_spinning (d, M ("signal_sockets_active"), 0, TEST_TIMEOUT_S));
+  ping_pong (s.client, dc);
+  test_client_channel (half, "l2", TRUE, -1, -1);
+  {
+    g_autofree char *offer = test_client_offer (half, TRUE);
+    g_autoptr (JsonBuilder) jb = json_builder_new ();
+    g_autoptr (JsonGenerator) gen = json_generator_new ();
+    g_autoptr (JsonNode) root = NULL;
+    g_autofree char *body = NULL;
+
+    json_builder_begin_object (jb);
+    json_builder_set_member_name (jb, "type");
+    json_builder_add_string_value (jb, "offer");
+    json_builder_set_member_name (jb, "sdp");
+    json_builder_add_string_value (jb, offer);
+    json_builder_end_object (jb);
+    root = json_builder_get_root (jb);
+    json_generator_set_root (gen, root);
+    body = json_generator_to_data (gen, NULL);
+    g_assert_cmpuint (test_http (d, "POST", "/webrtc/offer", "application/json", body, NULL,
+                                 NULL), ==, 200);
+  }
+  g_assert_cmpfloat (test_daemon_metric (d, M ("peers_active")), ==, 2);
+  g_assert_null (signal_open (d, session, &status));
+  g_assert_cmpuint (status, ==, 429);
+  g_assert_true (wait_metric_spinning (d, M ("connect_timeouts_total"), 1, 2 * TEST_TIMEOUT_S));
+  g_assert_true (wait_metric_spinning (d, M ("peers_active"), 1, TEST_TIMEOUT_S));
+  f = signal_open (d, session, &status);
+  g_assert_nonnull (f);
+  signal_close (f);
+  g_assert_cmpfloat (test_daemon_metric (d, "aero_webrtc_offers_refused_total{instance=\"rtc\","
+                                            "reason=\"max_peers\"}"), ==, 4);
+  ping_pong (s.client, dc);
+
+  test_client_free (half);
+  test_client_free (s.client);
   test_daemon_stop (d);
 }
 
@@ -721,6 +884,7 @@ main (int argc, char **argv)
   g_test_add_func ("/webrtc/max-peers", test_max_peers);
   g_test_add_func ("/webrtc/teardown", test_teardown);
   g_test_add_func ("/webrtc/trickle-signalling", test_trickle);
+  g_test_add_func ("/webrtc/max-peers-signalling", test_max_peers_signalling);
   g_test_add_data_func ("/webrtc/udp-relay-restricted", GINT_TO_POINTER (FALSE), test_udp_relay);
   g_test_add_data_func ("/webrtc/udp-relay-full-cone", GINT_TO_POINTER (TRUE), test_udp_relay);
   g_test_add_func ("/webrtc/udp-needs-policy", test_udp_needs_policy);
