@@ -12,6 +12,11 @@
 #define CLOSE_GOING_AWAY 1001
 #define CLOSE_POLICY 1008
 #define CLOSE_INTERNAL 1011
+/* Messages a socket may have refused with an error while staying open;
+ * the next such message closes it. Every error is an answer the client may
+ * never read: without a bound, a 1 MiB budget of tiny messages queues
+ * megabytes of answers in libsoup. */
+#define MAX_REFUSED_MESSAGES 16
 
 struct _RtcSignalWs
 {
@@ -35,6 +40,7 @@ typedef struct {
   gulong peer_handlers[3];
   guint offer_timer;
   gboolean closing;
+  guint refused;                /* messages answered with an error, socket left open */
   gboolean placed;              /* holds a place in max-peers (no open peer) */
 } Socket;
 
@@ -163,6 +169,28 @@ socket_fail (Socket *s, gushort code, const char *text)
   socket_close (s, code, code == CLOSE_POLICY ? "refused" : "failed");
 }
 
+/* Answers a message the socket cannot use with an error and leaves the
+ * socket open, up to MAX_REFUSED_MESSAGES times; past that, the message
+ * is refused as a bad request and the socket closed (1008). */
+static void
+socket_refuse_message (Socket *s, const char *text)
+{
+  RtcMetrics *metrics;
+
+  if (++s->refused <= MAX_REFUSED_MESSAGES)
+    {
+      socket_send_error (s, text);
+      return;
+    }
+  metrics = rtc_server_get_metrics (s->ws->server);
+  if (metrics)
+    aero_metric_inc (metrics->peers_refused[RTC_REFUSE_BAD_REQUEST]);
+  AERO_LOG_DEBUG (s->name, "client", s->client ? s->client : "-", "MESSAGE",
+                  "signalling WebSocket closed: more than %u unusable messages",
+                  MAX_REFUSED_MESSAGES);
+  socket_fail (s, CLOSE_POLICY, "too many unusable messages");
+}
+
 /* Refuses an unusable offer: counted as a bad request, then 1008. */
 static void
 socket_refuse_offer (Socket *s, const char *text)
@@ -244,8 +272,8 @@ handle_offer (Socket *s, JsonObject *object)
 
   if (s->peer != NULL)
     {
-      socket_send_error (s, "one offer per signalling connection (renegotiation is not "
-                            "supported)");
+      socket_refuse_message (s, "one offer per signalling connection (renegotiation is not "
+                                "supported)");
       return;
     }
   if (sdp == NULL)
@@ -300,26 +328,26 @@ handle_candidate (Socket *s, JsonObject *object)
   candidate = rtc_json_get_string (fields, "candidate");
   if (candidate == NULL)
     {
-      socket_send_error (s, "a candidate needs a \"candidate\" string");
+      socket_refuse_message (s, "a candidate needs a \"candidate\" string");
       return;
     }
   if (*candidate == '\0')
     return;
   if (s->peer == NULL)
     {
-      socket_send_error (s, "a candidate before the offer was ignored");
+      socket_refuse_message (s, "a candidate before the offer was ignored");
       return;
     }
   if (json_object_has_member (fields, "sdpMLineIndex") &&
       !JSON_NODE_HOLDS_NULL (json_object_get_member (fields, "sdpMLineIndex")) &&
       !rtc_json_get_int (fields, "sdpMLineIndex", &mline))
     {
-      socket_send_error (s, "sdpMLineIndex must be an integer");
+      socket_refuse_message (s, "sdpMLineIndex must be an integer");
       return;
     }
   if (mline < 0 || mline > 64)
     {
-      socket_send_error (s, "sdpMLineIndex out of range");
+      socket_refuse_message (s, "sdpMLineIndex out of range");
       return;
     }
   rtc_peer_add_candidate (s->peer, (guint) mline, candidate);
@@ -357,7 +385,7 @@ on_message (SoupWebsocketConnection *conn, gint type, GBytes *message, gpointer 
   else if (g_strcmp0 (kind, "candidate") == 0)
     handle_candidate (s, object);
   else
-    socket_send_error (s, "unknown message type (expected offer or candidate)");
+    socket_refuse_message (s, "unknown message type (expected offer or candidate)");
 }
 
 static void

@@ -12,6 +12,11 @@
  *                     {"type":"candidate",…}                       (as above)
  *                     {"type":"error","message":"…"}              (then close 1008/1011)
  *
+ * An error that does not close the socket (an unknown type, a candidate
+ * before the offer, a second offer…) is sent 16 times at most: the 17th
+ * unusable message closes it (1008), so the answers queued for a client
+ * that never reads stay bounded.
+ *
  * A client may offer the subprotocol aero-webrtc-signal-v1 (it is then
  * selected), together with aero-l2-token.<credential> entries for the
  * admission checks. Refusals before the upgrade are HTTP: 405, 400, the

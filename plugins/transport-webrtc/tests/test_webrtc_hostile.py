@@ -3,7 +3,8 @@
 real aero-netd on loopback: a number, an object or an array where a string
 is expected is a bad request (400 on the offer endpoint; an error, then
 1008, on the signalling WebSocket), counted as bad_request, never a crash
-and never a GLib critical. TAP output."""
+and never a GLib critical. A flood of unusable messages on the signalling
+WebSocket gets 16 errors, then 1008. TAP output."""
 
 import http.client
 import json
@@ -107,6 +108,61 @@ def check_signal_endpoint(d):
            f"{before} -> {got}")
 
 
+def check_unusable_flood(d):
+    """Unusable messages are answered with an error 16 times; the 17th is
+    refused with a last error and 1008, counted as bad_request. A client
+    that floods them and never reads gets no more answers queued."""
+    before = aerotest.metric(d.metrics(), "aero_webrtc_offers_refused_total", instance="rtc",
+                             reason="bad_request")
+    unusable = wsclient.encode_frame(wsclient.OP_TEXT, b'{"type":"x"}')
+    with wsclient.WsClient(H, d.http_port, "/webrtc/signal", protocols=()) as c:
+        c.sock.sendall(unusable * 40)
+        errors, code, last = 0, None, None
+        try:
+            while True:
+                op, payload = c.recv_message(timeout=5)
+                if op == wsclient.OP_TEXT:
+                    errors += 1
+                    last = json.loads(payload)
+                elif op == wsclient.OP_CLOSE:
+                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                    break
+        except (socket.timeout, wsclient.Closed):
+            pass
+    tap.ok(errors == 17 and code == 1008 and "too many" in (last or {}).get("message", ""),
+           "40 unusable signalling messages: 16 errors, a 17th, then 1008",
+           f"{errors} errors, close {code}, last {last}")
+    got = aerotest.metric(d.metrics(), "aero_webrtc_offers_refused_total", instance="rtc",
+                          reason="bad_request")
+    tap.ok(got == before + 1, "the socket counted as bad_request", f"{before} -> {got}")
+
+    # 1 MiB (signal-max-bytes) of them from a client that does not read
+    # meanwhile: what it finds queued for it afterwards is all the daemon
+    # kept.
+    c = wsclient.WsClient(H, d.http_port, "/webrtc/signal", protocols=(), rcvbuf=4096)
+    try:
+        batch = unusable * 1000
+        for _ in range(1024 * 1024 // len(batch)):
+            c.sock.sendall(batch)
+    except OSError:
+        pass  # the daemon may have stopped reading: that is fine too
+    answers, code = 0, None
+    try:
+        while answers <= 100:
+            op, payload = c.recv_message(timeout=3)
+            if op == wsclient.OP_TEXT:
+                answers += 1
+            elif op == wsclient.OP_CLOSE:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                break
+    except (socket.timeout, wsclient.Closed, OSError):
+        pass
+    c.sock.close()
+    tap.ok(answers == 17 and code == 1008,
+           "a flood of 1 MiB without reading leaves 17 answers queued, then 1008",
+           f"{answers} answers, close {code}")
+
+
 def main():
     with aerotest.TempDir() as tmp:
         port = aerotest.free_port()
@@ -114,6 +170,7 @@ def main():
             d.wait_ready()
             tap.check("offer endpoint: members of the wrong type", check_offer_endpoint, d)
             tap.check("signalling socket: members of the wrong type", check_signal_endpoint, d)
+            tap.check("signalling socket: unusable messages", check_unusable_flood, d)
             rc = d.stop() if d.running() else d.poll()
             tap.ok(rc == 0, "aero-netd exits 0 on SIGTERM", str(rc))
             tap.ok(not d.criticals(), "no critical log lines", "\n".join(d.criticals()))
