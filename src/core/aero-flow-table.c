@@ -5,10 +5,16 @@
 #include "aero-flow-table.h"
 #include "aero-ip-packet.h"
 
-/* A TCP flow that never got its SYN-ACK is forgotten after this long. */
+/* A TCP flow that never got its SYN-ACK is forgotten after this long,
+ * whatever the idle timeout: libslirp 4.7 gives up a connection it cannot
+ * complete after 75 s (TCPTV_KEEP_INIT) and ignores the guest's segments
+ * until then, a reset included. */
 #define OPENING_TIMEOUT_US (120 * G_USEC_PER_SEC)
 /* How long a closed TCP flow lingers for its trailing segments. */
 #define CLOSED_LINGER_US (10 * G_USEC_PER_SEC)
+/* How long a TCP flow the stack closed first keeps counting after the
+ * last FIN: libslirp's TIME_WAIT is 2 × TCPTV_MSL = 10 s, plus margin. */
+#define FLOW_TIME_WAIT_US (15 * G_USEC_PER_SEC)
 /* A UDP flow to port 53 (one DNS lookup) lives at most this long idle. */
 #define DNS_TIMEOUT_US (15 * G_USEC_PER_SEC)
 
@@ -21,6 +27,7 @@ struct _AeroFlowTable
   gint64 tcp_idle_us;
   gint64 udp_idle_us;
   AeroFlowClosedFunc closed;
+  AeroFlowIdleResetFunc idle_reset;
   gpointer user_data;
 };
 
@@ -56,6 +63,12 @@ aero_flow_table_new (guint max_entries, guint64 tcp_idle_ms, guint64 udp_idle_ms
   self->closed = closed;
   self->user_data = user_data;
   return self;
+}
+
+void
+aero_flow_table_set_idle_reset (AeroFlowTable *table, AeroFlowIdleResetFunc reset)
+{
+  table->idle_reset = reset;
 }
 
 void
@@ -95,9 +108,9 @@ list_of (AeroFlowTable *table, AeroFlowEntry *entry)
 static void
 place (AeroFlowTable *table, AeroFlowEntry *entry)
 {
-  gboolean held = entry->counted && entry->state != AERO_FLOW_STATE_CLOSED
-                  && (entry->key.protocol == AERO_IPPROTO_TCP
-                      || entry->key.protocol == AERO_IPPROTO_UDP);
+  /* A counted CLOSED entry is a TCP flow in the stack's TIME_WAIT. */
+  gboolean held = entry->counted && (entry->key.protocol == AERO_IPPROTO_TCP
+                                     || entry->key.protocol == AERO_IPPROTO_UDP);
 
   if (entry->link.data != NULL)
     g_queue_unlink (list_of (table, entry), &entry->link);
@@ -174,6 +187,22 @@ aero_flow_table_close (AeroFlowTable *table, AeroFlowEntry *entry, gint64 now_us
 }
 
 void
+aero_flow_table_close_fin (AeroFlowTable *table, AeroFlowEntry *entry, gint64 now_us)
+{
+  if (entry->state == AERO_FLOW_STATE_CLOSED)
+    return;
+  if (!entry->stack_closed_first || !entry->counted)
+    {
+      aero_flow_table_close (table, entry, now_us);
+      return;
+    }
+  /* Still counted, and held, until its TIME_WAIT is over (expire()). */
+  entry->state = AERO_FLOW_STATE_CLOSED;
+  entry->last_us = now_us;
+  place (table, entry);
+}
+
+void
 aero_flow_entry_sent_by_guest (AeroFlowEntry *entry, guint32 seq, guint32 seg_len)
 {
   /* The furthest the guest has sent (a retransmission does not go back). */
@@ -190,16 +219,48 @@ aero_flow_entry_acked_by_stack (AeroFlowEntry *entry, guint32 ack, guint16 windo
   entry->stack_ack_known = TRUE;
 }
 
+void
+aero_flow_entry_acked_by_guest (AeroFlowEntry *entry, guint32 ack)
+{
+  if (!entry->guest_ack_known || (gint32) (ack - entry->guest_ack) > 0)
+    entry->guest_ack = ack;
+  entry->guest_ack_known = TRUE;
+}
+
+void
+aero_flow_entry_fin_by_stack (AeroFlowEntry *entry, guint32 seq, guint32 seg_len)
+{
+  if (!entry->stack_fin_known)
+    entry->stack_closed_first = !entry->fin_from_guest;
+  entry->stack_fin_next = seq + seg_len;
+  entry->stack_fin_known = TRUE;
+}
+
+gboolean
+aero_flow_entry_fin_done (const AeroFlowEntry *entry)
+{
+  return entry->fin_from_guest && entry->stack_fin_known && entry->guest_ack_known &&
+         (gint32) (entry->guest_ack - entry->stack_fin_next) >= 0;
+}
+
+void
+aero_flow_entry_note_link (AeroFlowEntry *entry, const guint8 *frame, gsize l3)
+{
+  if (entry->l2_len == 0 && l3 <= sizeof entry->l2)
+    {
+      memcpy (entry->l2, frame, l3);
+      entry->l2_len = (guint8) l3;
+    }
+}
+
 gboolean
 aero_flow_entry_reset_is_valid (const AeroFlowEntry *entry, guint32 seq)
 {
-  if (!entry->guest_seq_known || seq != entry->guest_next)
+  if (!entry->stack_ack_known || !entry->guest_seq_known || seq != entry->guest_next)
     return FALSE;
-  /* Before the stack's first answer its window starts at the guest's next
-   * sequence number; after it, the reset must fall inside the window the
-   * stack last advertised (whose right edge never moves back). */
-  return !entry->stack_ack_known
-         || (guint32) (seq - entry->stack_ack) <= (guint32) (entry->stack_right - entry->stack_ack);
+  /* The reset must fall inside the window the stack last advertised
+   * (whose right edge never moves back). */
+  return (guint32) (seq - entry->stack_ack) <= (guint32) (entry->stack_right - entry->stack_ack);
 }
 
 static gint64
@@ -209,8 +270,9 @@ timeout_of (AeroFlowTable *table, const AeroFlowEntry *entry)
     {
       switch (entry->state)
         {
-        case AERO_FLOW_STATE_OPENING: return MIN (table->tcp_idle_us, OPENING_TIMEOUT_US);
-        case AERO_FLOW_STATE_CLOSED: return CLOSED_LINGER_US;
+        case AERO_FLOW_STATE_OPENING: return OPENING_TIMEOUT_US;
+        case AERO_FLOW_STATE_CLOSED:
+          return entry->counted ? MAX (FLOW_TIME_WAIT_US, CLOSED_LINGER_US) : CLOSED_LINGER_US;
         case AERO_FLOW_STATE_OPEN:
         default: return table->tcp_idle_us;
         }
@@ -224,6 +286,7 @@ guint
 aero_flow_table_expire (AeroFlowTable *table, gint64 now_us)
 {
   GQueue *lists[] = { &table->held, &table->evictable };
+  g_autoptr (GArray) resets = g_array_new (FALSE, FALSE, sizeof (AeroFlowEntry));
 
   for (guint i = 0; i < G_N_ELEMENTS (lists); i++)
     {
@@ -234,10 +297,18 @@ aero_flow_table_expire (AeroFlowTable *table, gint64 now_us)
           AeroFlowEntry *entry = l->data;
 
           next = l->next;
-          if (now_us - entry->last_us >= timeout_of (table, entry))
-            aero_flow_table_remove (table, entry);
+          if (now_us - entry->last_us < timeout_of (table, entry))
+            continue;
+          if (entry->key.protocol == AERO_IPPROTO_TCP && entry->state == AERO_FLOW_STATE_OPEN &&
+              entry->stack_ack_known && table->idle_reset)
+            g_array_append_val (resets, *entry);
+          aero_flow_table_remove (table, entry);
         }
     }
+  /* After the walk: a reset handed to the stack may bring frames back
+   * through the filter, which change the table. */
+  for (guint i = 0; i < resets->len; i++)
+    table->idle_reset (&g_array_index (resets, AeroFlowEntry, i), table->user_data);
   return g_hash_table_size (table->entries);
 }
 

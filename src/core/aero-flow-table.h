@@ -9,10 +9,24 @@
  * closed or expired. Other entries (closed, not counted, ICMP echo) are
  * evicted least recently used first to make room; when only held flows
  * are left there is no room (aero_flow_table_make_room()). A counted entry
- * is reported through the closed callback exactly once: when it closes
- * (TCP FIN both ways or a reset), expires or is evicted; never when the
- * table is freed, which happens when the session is gone. Closed TCP
- * entries linger a few seconds so that trailing segments still pass. */
+ * is reported through the closed callback exactly once: when it closes,
+ * expires or is evicted; never when the table is freed, which happens when
+ * the session is gone. Closed TCP entries linger a few seconds so that
+ * trailing segments still pass.
+ *
+ * TCP timeouts follow what a NAT stack such as libslirp 4.7 does with the
+ * host socket behind a flow, so that a flow stops counting only once that
+ * socket can be gone:
+ *   - TCP closes on a reset the stack certainly takes, or on FIN both ways
+ *     once the guest has acknowledged the stack's FIN (until then the stack
+ *     retransmits it, for minutes); when the stack closed first it still
+ *     counts for its TIME_WAIT (FLOW_TIME_WAIT_US). A connection the stack
+ *     has not answered yet counts for OPENING_TIMEOUT_US whatever the idle
+ *     timeout (libslirp ignores every segment of a connection it is still
+ *     connecting and drops it after 75 s). An established connection idle
+ *     for the TCP idle timeout is handed to the idle-reset callback, which
+ *     resets it in the stack and at the guest, and then stops counting:
+ *     libslirp has no keep-alive and would keep it open for ever. */
 #pragma once
 
 #include "aero-net/aero-policy.h"
@@ -48,6 +62,16 @@ typedef struct {
   guint32 guest_next;   /* the guest's next sequence number */
   guint32 stack_ack;    /* the stack's last acknowledgement to the guest */
   guint32 stack_right;  /* ... plus its window */
+  /* TCP: how it closes (see the top of this file). */
+  gboolean guest_ack_known;
+  guint32 guest_ack;    /* the guest's furthest acknowledgement */
+  gboolean stack_fin_known;
+  guint32 stack_fin_next; /* the stack's sequence number after its FIN */
+  gboolean stack_closed_first; /* the stack's FIN came before the guest's */
+  /* The link header (Ethernet, 802.1Q) of the guest's frames, to build
+   * segments of this flow (the idle reset). */
+  guint8 l2[18];
+  guint8 l2_len;
   gint64 last_us;       /* last packet, or when it closed */
   gboolean held;        /* in the held list (never evicted), else in the evictable one */
   GList link;           /* in its LRU list; data points to the entry */
@@ -55,12 +79,19 @@ typedef struct {
 
 typedef void (*AeroFlowClosedFunc) (const AeroFlow *flow, gpointer user_data);
 
+/* An established TCP flow has been idle for the TCP idle timeout: reset it
+ * in the stack and at the guest. ENTRY is a copy of the entry, which has
+ * already been removed (and reported); ENTRY->stack_ack_known is TRUE. */
+typedef void (*AeroFlowIdleResetFunc) (const AeroFlowEntry *entry, gpointer user_data);
+
 typedef struct _AeroFlowTable AeroFlowTable;
 
 AeroFlowTable *aero_flow_table_new (guint max_entries, guint64 tcp_idle_ms, guint64 udp_idle_ms,
                                     AeroFlowClosedFunc closed, gpointer user_data);
 
 void aero_flow_table_free (AeroFlowTable *table);
+
+void aero_flow_table_set_idle_reset (AeroFlowTable *table, AeroFlowIdleResetFunc reset);
 
 AeroFlowEntry *aero_flow_table_lookup (AeroFlowTable *table, const AeroFlowKey *key);
 
@@ -80,6 +111,11 @@ void aero_flow_table_touch (AeroFlowTable *table, AeroFlowEntry *entry, gint64 n
 /* ENTRY ends (reported once if counted); it lingers as CLOSED. */
 void aero_flow_table_close (AeroFlowTable *table, AeroFlowEntry *entry, gint64 now_us);
 
+/* TCP: ENTRY ended with FIN both ways and the stack's FIN acknowledged.
+ * When the stack closed first it keeps its socket for its TIME_WAIT, and
+ * the entry stays counted until then; otherwise as aero_flow_table_close(). */
+void aero_flow_table_close_fin (AeroFlowTable *table, AeroFlowEntry *entry, gint64 now_us);
+
 /* Removes ENTRY (reporting it first if it was still open). */
 void aero_flow_table_remove (AeroFlowTable *table, AeroFlowEntry *entry);
 
@@ -90,10 +126,25 @@ void aero_flow_entry_sent_by_guest (AeroFlowEntry *entry, guint32 seq, guint32 s
 /* TCP: the stack acknowledged ACK with window WINDOW on ENTRY. */
 void aero_flow_entry_acked_by_stack (AeroFlowEntry *entry, guint32 ack, guint16 window);
 
+/* TCP: the guest acknowledged ACK on ENTRY. */
+void aero_flow_entry_acked_by_guest (AeroFlowEntry *entry, guint32 ack);
+
+/* TCP: the stack sent its FIN on ENTRY at SEQ, after SEG_LEN - 1 bytes of
+ * payload (SEG_LEN counts the FIN). */
+void aero_flow_entry_fin_by_stack (AeroFlowEntry *entry, guint32 seq, guint32 seg_len);
+
+/* TCP: whether FIN went both ways and the guest acknowledged the stack's. */
+gboolean aero_flow_entry_fin_done (const AeroFlowEntry *entry);
+
+/* Keeps the link header of FRAME (L3 bytes of Ethernet and 802.1Q) once. */
+void aero_flow_entry_note_link (AeroFlowEntry *entry, const guint8 *frame, gsize l3);
+
 /* Whether a reset from the guest with sequence number SEQ is one the stack
- * certainly takes (it closes its connection): at the guest's next sequence
- * number, inside the window the stack last advertised. A reset the stack
- * may ignore must not make the flow stop counting. */
+ * certainly takes (it closes its connection): once the stack has answered
+ * (libslirp drops every segment of a connection it is still connecting),
+ * at the guest's next sequence number, inside the window the stack last
+ * advertised. A reset the stack may ignore must not make the flow stop
+ * counting. */
 gboolean aero_flow_entry_reset_is_valid (const AeroFlowEntry *entry, guint32 seq);
 
 /* Removes idle and lingering entries; returns how many are left. */

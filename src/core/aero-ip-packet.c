@@ -351,6 +351,29 @@ aero_ip_packet_build_rst (const AeroIpPacket *pkt)
 }
 
 GBytes *
+aero_ip_packet_build_tcp (const guint8 *link, gsize link_len, gboolean swap_macs, guint version,
+                          const guint8 *src, const guint8 *dst, guint16 sport, guint16 dport,
+                          guint32 seq, guint32 ack, guint8 flags)
+{
+  AeroIpPacket pkt = { 0 };
+  guint8 tcp[20] = { 0 };
+
+  g_return_val_if_fail (link_len >= 14 && (version == 4 || version == 6), NULL);
+
+  pkt.frame = link;
+  pkt.len = link_len;
+  pkt.l3 = link_len;
+  pkt.version = version;
+  wr16 (tcp, sport);
+  wr16 (tcp + 2, dport);
+  wr32 (tcp + 4, seq);
+  wr32 (tcp + 8, ack);
+  tcp[12] = 5 << 4;
+  tcp[13] = flags;
+  return build_ip (&pkt, swap_macs, src, dst, AERO_IPPROTO_TCP, tcp, sizeof tcp);
+}
+
+GBytes *
 aero_ip_packet_build_prohibited (const AeroIpPacket *pkt)
 {
   gsize quote, limit;

@@ -63,6 +63,16 @@ gboolean aero_ip_packet_is_group_address (guint version, const guint8 *addr);
  * destination to its source, MAC addresses swapped. */
 GBytes *aero_ip_packet_build_rst (const AeroIpPacket *pkt);
 
+/* A TCP segment without payload or options, window 0: FLAGS, SEQ and
+ * ACK, from SRC:SPORT to DST:DPORT (4 or 16 bytes each, as VERSION says).
+ * The link header LINK (LINK_LEN bytes: Ethernet and an 802.1Q tag, as
+ * aero_ip_packet_parse() found it) is copied, MAC addresses swapped when
+ * SWAP_MACS. */
+GBytes *aero_ip_packet_build_tcp (const guint8 *link, gsize link_len, gboolean swap_macs,
+                                  guint version, const guint8 *src, const guint8 *dst,
+                                  guint16 sport, guint16 dport, guint32 seq, guint32 ack,
+                                  guint8 flags);
+
 /* An ICMP destination unreachable, code 13 (IPv4), or ICMPv6 destination
  * unreachable, code 1 (IPv6), quoting PKT as far as RFC 1812 (576 bytes)
  * and RFC 4443 (1280 bytes) allow. NULL when PKT must not be answered

@@ -108,6 +108,33 @@ on_flow_closed (const AeroFlow *flow, gpointer data)
   aero_policy_flow_closed (self->policy, self->session, flow);
 }
 
+/* An established TCP flow idle for the TCP idle timeout: the stack (libslirp
+ * has no keep-alive) would keep its host connection open for ever, so the
+ * flow is reset in the stack, at the stack's last acknowledgement (libslirp
+ * takes a reset at or before the next sequence number it expects), and at
+ * the guest, at the guest's last acknowledgement. */
+static void
+on_flow_idle (const AeroFlowEntry *entry, gpointer data)
+{
+  AeroPolicyFilter *self = data;
+  const AeroFlowKey *key = &entry->key;
+  g_autoptr (GBytes) rst = NULL;
+
+  if (entry->l2_len == 0)
+    return;
+  rst = aero_ip_packet_build_tcp (entry->l2, entry->l2_len, FALSE, key->family, key->guest,
+                                  key->remote, key->guest_port, key->remote_port, entry->stack_ack,
+                                  0, AERO_TCP_RST);
+  aero_session_send_to_stack (self->session, rst);
+  if (entry->guest_ack_known)
+    send_to_guest (self, aero_ip_packet_build_tcp (entry->l2, entry->l2_len, TRUE, key->family,
+                                                   key->remote, key->guest, key->remote_port,
+                                                   key->guest_port, entry->guest_ack, 0,
+                                                   AERO_TCP_RST));
+  AERO_LOG_DEBUG (COMPONENT, "session", aero_session_get_id (self->session), "reason",
+                  "tcp_idle_reset", "MESSAGE", "idle TCP flow reset in the stack and at the guest");
+}
+
 /* Asks the policy about a new flow; on refusal answers the guest the way
  * the protocol and the options say. */
 static gboolean
@@ -306,6 +333,7 @@ tcp_from_guest (AeroPolicyFilter *self, const AeroIpPacket *pkt, gint64 now)
       if (!flow_allowed (self, pkt, &flow))
         return AERO_FILTER_DROP;
       entry = add_flow (self, &key, &flow, AERO_FLOW_STATE_OPENING, TRUE, now);
+      aero_flow_entry_note_link (entry, pkt->frame, pkt->l3);
       aero_flow_entry_sent_by_guest (entry, pkt->tcp_seq, tcp_segment_length (pkt));
       return AERO_FILTER_PASS;
     }
@@ -321,11 +349,13 @@ tcp_from_guest (AeroPolicyFilter *self, const AeroIpPacket *pkt, gint64 now)
       return AERO_FILTER_DROP;
     }
   aero_flow_table_touch (self->flows, entry, now);
+  aero_flow_entry_note_link (entry, pkt->frame, pkt->l3);
   if (pkt->tcp_flags & AERO_TCP_RST)
     {
       /* Passed on either way; but one the stack may ignore (libslirp drops
-       * a reset outside its window) would let the flow stop counting while
-       * its socket stays open. */
+       * a reset outside its window, and every segment of a connection it
+       * is still connecting) would let the flow stop counting while its
+       * socket stays open. */
       if (aero_flow_entry_reset_is_valid (entry, pkt->tcp_seq))
         aero_flow_table_close (self->flows, entry, now);
       else
@@ -333,12 +363,14 @@ tcp_from_guest (AeroPolicyFilter *self, const AeroIpPacket *pkt, gint64 now)
       return AERO_FILTER_PASS;
     }
   aero_flow_entry_sent_by_guest (entry, pkt->tcp_seq, tcp_segment_length (pkt));
+  if (pkt->tcp_flags & AERO_TCP_ACK)
+    aero_flow_entry_acked_by_guest (entry, pkt->tcp_ack);
   if (pkt->tcp_flags & AERO_TCP_FIN)
-    {
-      entry->fin_from_guest = TRUE;
-      if (entry->fin_to_guest)
-        aero_flow_table_close (self->flows, entry, now);
-    }
+    entry->fin_from_guest = TRUE;
+  /* FIN both ways is not enough: until the guest acknowledges the stack's
+   * FIN, libslirp retransmits it (for minutes) and keeps its socket. */
+  if (aero_flow_entry_fin_done (entry))
+    aero_flow_table_close_fin (self->flows, entry, now);
   return AERO_FILTER_PASS;
 }
 
@@ -484,8 +516,7 @@ tcp_to_guest (AeroPolicyFilter *self, const AeroIpPacket *pkt, gint64 now)
       if (pkt->tcp_flags & AERO_TCP_FIN)
         {
           entry->fin_to_guest = TRUE;
-          if (entry->fin_from_guest)
-            aero_flow_table_close (self->flows, entry, now);
+          aero_flow_entry_fin_by_stack (entry, pkt->tcp_seq, tcp_segment_length (pkt));
         }
     }
 }
@@ -589,6 +620,7 @@ aero_policy_filter_new (AeroPolicy *policy, AeroSession *session)
   aero_policy_get_options (policy, &self->options);
   self->flows = aero_flow_table_new (self->options.max_flows, self->options.tcp_idle_timeout_ms,
                                      self->options.udp_idle_timeout_ms, on_flow_closed, self);
+  aero_flow_table_set_idle_reset (self->flows, on_flow_idle);
   iface = AERO_POLICY_GET_IFACE (policy);
   if (iface->session_opened)
     iface->session_opened (policy, session);

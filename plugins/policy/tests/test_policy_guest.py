@@ -177,6 +177,15 @@ def guest_main(tap, tmp, prefix, server, base_url):
         refused_quickly(tap, g.probe("connect", "169.254.169.254", 80)[0],
                         "and a connection to that address is refused anyway")
 
+        # The HTTP connections above were closed by the server first: the
+        # stack keeps each host socket through its TIME_WAIT (10 s), and so
+        # does the count.
+        freed = aerotest.poll_until(
+            lambda: aerotest.metric(server.metrics(), "aero_policy_flows_active",
+                                    instance="p-main", protocol="tcp") == 0, 25.0, 0.5)
+        tap.ok(freed, "TCP flows the server closed first stop counting once the stack's "
+                      "TIME_WAIT is over")
+
         # Concurrent TCP flows.
         res = g.probe("hold", SERVICE, 7000, 5, 1, timeout=30)[0]["results"]
         tap.ok(all(x["ok"] for x in res[:4]), "max-tcp-flows = 4: four connections open",

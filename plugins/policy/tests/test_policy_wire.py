@@ -43,6 +43,7 @@ def transports():
         "bps": {"bytes-per-second": "1k"},
         "quiet": {"log-rate": "2/min"},
         "fill": {"max-tcp-flows": "2", "max-udp-flows": "1", "new-flows-per-second": "0"},
+        "track": {"allow": "198.51.100.7:8000"},
     }
 
 
@@ -188,7 +189,7 @@ def test_allowed_and_tracked(tap, g):
     tap.ok(g.reflected(ack), "later segments of an open flow pass")
     # 101 + 18 bytes of payload: the reset comes at the guest's next sequence number.
     rst = pf.tcp_frame(GIP, "93.184.216.34", 41000, 80, seq=119, flags=0x04)
-    tap.ok(g.reflected(rst), "the guest's reset passes and closes the flow")
+    tap.ok(g.reflected(rst), "the guest's reset passes")
     tap.ok(g.reflected(pf.tcp_frame(GIP, "198.51.100.7", 41001, 8000)),
            "an allow rule opens a documentation address on its port")
     g.send_frame(pf.tcp_frame(GIP, "198.51.100.7", 41001, 8000, flags=0x04, seq=1001))
@@ -215,10 +216,14 @@ def test_flow_limits(tap, g, server):
                                     flags=0x04)), "an out-of-sequence reset passes on")
     f, _ = g.ask(pf.tcp_frame(GIP, "93.184.216.34", 42005, 443, seq=1), lambda f: f.is_tcp(0x14))
     tap.ok(f is not None, "... and frees no place: a new flow is still reset")
-    g.send_frame(pf.tcp_frame(GIP, "93.184.216.34", 42000, 443, seq=2, flags=0x04))
-    g.frames_for(0.3)
-    tap.ok(g.reflected(pf.tcp_frame(GIP, "93.184.216.34", 42004, 443, seq=1), timeout=0.5),
-           "once one flow is reset, a new one may open")
+    # Nor does one at the next sequence number while the stack has not
+    # answered the SYN (this stack never does): libslirp ignores every
+    # segment of a connection it is still connecting, and keeps connecting
+    # for 75 s.
+    tap.ok(g.reflected(pf.tcp_frame(GIP, "93.184.216.34", 42000, 443, seq=2, flags=0x04)),
+           "a reset at the next sequence number before the stack's SYN-ACK passes on")
+    f, _ = g.ask(pf.tcp_frame(GIP, "93.184.216.34", 42004, 443, seq=1), lambda f: f.is_tcp(0x14))
+    tap.ok(f is not None, "... and frees no place either: the stack ignores it while connecting")
 
     for i in range(2):
         g.send_frame(pf.udp_frame(GIP, "93.184.216.34", 43000 + i, 9000, b"u"))
@@ -481,11 +486,12 @@ def main():
         with aerotest.Daemon(config, tmp.path, http_port=http_port) as server:
             server.wait_ready()
             with Guest(ports["main"]) as g, Guest(ports["strict"]) as strict, \
-                    Guest(ports["dns"]) as dnsg, Guest(ports["refuse"]) as refuser:
+                    Guest(ports["dns"]) as dnsg, Guest(ports["refuse"]) as refuser, \
+                    Guest(ports["track"]) as track:
                 for name, func, args in [
                         ("resets", test_tcp_reset, (tap, g, server)),
                         ("icmp", test_icmp_prohibited, (tap, g)),
-                        ("tracking", test_allowed_and_tracked, (tap, g)),
+                        ("tracking", test_allowed_and_tracked, (tap, track)),
                         ("flow limits", test_flow_limits, (tap, g, server)),
                         ("dns names", test_dns_names, (tap, g, strict)),
                         ("dns answers", test_dns_answers, (tap, dnsg, refuser, frames_seen)),
@@ -498,7 +504,7 @@ def main():
                         func(*args)
                     except Exception:  # noqa: BLE001 - one failed test with its traceback
                         tap.ok(False, name, traceback.format_exc() + server.stderr()[-3000:])
-                answers = sum((c.answers() for c in (g, strict, dnsg, refuser)), [])
+                answers = sum((c.answers() for c in (g, strict, dnsg, refuser, track)), [])
             if pf.tshark_available():
                 problems, out = pf.tshark(answers)
                 tap.ok(not problems and len(answers) > 10,

@@ -89,8 +89,8 @@ typedef enum {
  *   is answered with an ICMP/ICMPv6 administratively-prohibited error;
  *   %FALSE: it is dropped silently. (Refused TCP always gets a reset.)
  * @max_flows: bound of the filter's flow table per session
- * @tcp_idle_timeout_ms: a TCP flow without traffic for this long is
- *   forgotten (and reported closed)
+ * @tcp_idle_timeout_ms: an established TCP flow without traffic for this
+ *   long is reset in the stack and at the guest, and reported closed
  * @udp_idle_timeout_ms: a UDP flow or ICMP echo flow without traffic for
  *   this long is forgotten (and reported closed)
  * @reserved: for future options; zero
@@ -263,11 +263,15 @@ void aero_policy_get_options (AeroPolicy *self, AeroPolicyOptions *options);
  * CLOSE verdict closes the session with the given reason). Then it parses
  * Ethernet (one 802.1Q tag), IPv4 and IPv6 and:
  *
- *   - tracks flows in a table bounded by the options' max_flows: TCP from
- *     the guest's SYN through the stack's SYN-ACK to FIN both ways or a
- *     reset (from the guest: only one at its next sequence number inside
- *     the stack's window, which the stack certainly takes), UDP and ICMP
- *     echo until idle. When the table is full, closed and ICMP entries
+ *   - tracks flows in a table bounded by the options' max_flows, for as
+ *     long as a NAT stack such as libslirp may hold their host socket: TCP
+ *     from the guest's SYN through the stack's SYN-ACK to a reset (from the
+ *     guest: only once the stack has answered, at its next sequence number
+ *     inside the stack's window, which the stack certainly takes), or to
+ *     FIN both ways with the stack's FIN acknowledged by the guest (and the
+ *     stack's TIME_WAIT when it closed first); an established TCP flow
+ *     idle for the idle timeout is reset in the stack and at the guest; UDP
+ *     and ICMP echo until idle. When the table is full, closed and ICMP entries
  *     are evicted least recently used first; open TCP and UDP flows the
  *     policy allowed never are (their count is what its limits are
  *     about): a new flow is then refused (TCP with a reset) and a warning
