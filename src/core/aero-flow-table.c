@@ -18,6 +18,19 @@
 /* A UDP flow to port 53 (one DNS lookup) lives at most this long idle. */
 #define DNS_TIMEOUT_US (15 * G_USEC_PER_SEC)
 
+/* A guest UDP endpoint: the stack's socket for that address and port. */
+typedef struct _AeroFlowEndpoint
+{
+  guint8 family;
+  guint8 zero;
+  guint16 port;
+  guint8 addr[16];
+  gint64 last_us; /* the last datagram through it, either way */
+  guint refs;     /* entries of the table */
+} AeroFlowEndpoint;
+
+#define ENDPOINT_KEY_LEN G_STRUCT_OFFSET (AeroFlowEndpoint, last_us)
+
 struct _AeroFlowTable
 {
   GHashTable *entries; /* AeroFlowKey* (inside the entry) → AeroFlowEntry* */
@@ -29,6 +42,7 @@ struct _AeroFlowTable
   AeroFlowClosedFunc closed;
   AeroFlowIdleResetFunc idle_reset;
   gpointer user_data;
+  GHashTable *endpoints; /* AeroFlowEndpoint* → itself; owns them */
 };
 
 static guint
@@ -48,6 +62,32 @@ key_equal (gconstpointer a, gconstpointer b)
   return memcmp (a, b, sizeof (AeroFlowKey)) == 0;
 }
 
+static guint
+endpoint_hash (gconstpointer p)
+{
+  const guint8 *b = p;
+  guint32 h = 2166136261u;
+
+  for (gsize i = 0; i < ENDPOINT_KEY_LEN; i++)
+    h = (h ^ b[i]) * 16777619u;
+  return h;
+}
+
+static gboolean
+endpoint_equal (gconstpointer a, gconstpointer b)
+{
+  return memcmp (a, b, ENDPOINT_KEY_LEN) == 0;
+}
+
+static void
+endpoint_key (const AeroFlowKey *key, AeroFlowEndpoint *out)
+{
+  memset (out, 0, sizeof *out);
+  out->family = key->family;
+  out->port = key->guest_port;
+  memcpy (out->addr, key->guest, sizeof out->addr);
+}
+
 AeroFlowTable *
 aero_flow_table_new (guint max_entries, guint64 tcp_idle_ms, guint64 udp_idle_ms,
                      AeroFlowClosedFunc closed, gpointer user_data)
@@ -62,6 +102,7 @@ aero_flow_table_new (guint max_entries, guint64 tcp_idle_ms, guint64 udp_idle_ms
   self->udp_idle_us = (gint64) MIN (udp_idle_ms, G_MAXINT64 / 1000 / 2) * 1000;
   self->closed = closed;
   self->user_data = user_data;
+  self->endpoints = g_hash_table_new_full (endpoint_hash, endpoint_equal, NULL, g_free);
   return self;
 }
 
@@ -89,6 +130,7 @@ aero_flow_table_free (AeroFlowTable *table)
       g_free (l->data);
     }
   g_hash_table_unref (table->entries);
+  g_hash_table_unref (table->endpoints);
   g_free (table);
 }
 
@@ -136,6 +178,8 @@ aero_flow_table_remove (AeroFlowTable *table, AeroFlowEntry *entry)
   g_hash_table_remove (table->entries, &entry->key);
   g_queue_unlink (list_of (table, entry), &entry->link);
   report (table, entry);
+  if (entry->endpoint && --entry->endpoint->refs == 0)
+    g_hash_table_remove (table->endpoints, entry->endpoint);
   g_free (entry);
 }
 
@@ -161,6 +205,21 @@ aero_flow_table_insert (AeroFlowTable *table, const AeroFlowKey *key, const Aero
   entry->state = state;
   entry->counted = counted;
   entry->last_us = now_us;
+  if (key->protocol == AERO_IPPROTO_UDP)
+    {
+      AeroFlowEndpoint probe, *ep;
+
+      endpoint_key (key, &probe);
+      ep = g_hash_table_lookup (table->endpoints, &probe);
+      if (ep == NULL)
+        {
+          ep = g_memdup2 (&probe, sizeof probe);
+          g_hash_table_add (table->endpoints, ep);
+        }
+      ep->refs++;
+      ep->last_us = MAX (ep->last_us, now_us);
+      entry->endpoint = ep;
+    }
   place (table, entry);
   g_hash_table_insert (table->entries, &entry->key, entry);
   return entry;
@@ -173,6 +232,22 @@ aero_flow_table_touch (AeroFlowTable *table, AeroFlowEntry *entry, gint64 now_us
     entry->last_us = now_us;
   if (list_of (table, entry)->tail != &entry->link)
     place (table, entry);
+}
+
+AeroFlowEntry *
+aero_flow_table_udp_passed (AeroFlowTable *table, const AeroFlowKey *key, gint64 now_us)
+{
+  AeroFlowEndpoint probe, *ep;
+  AeroFlowEntry *entry;
+
+  endpoint_key (key, &probe);
+  ep = g_hash_table_lookup (table->endpoints, &probe);
+  if (ep)
+    ep->last_us = MAX (ep->last_us, now_us);
+  entry = g_hash_table_lookup (table->entries, key);
+  if (entry)
+    aero_flow_table_touch (table, entry, now_us);
+  return entry;
 }
 
 void
@@ -282,6 +357,13 @@ timeout_of (AeroFlowTable *table, const AeroFlowEntry *entry)
   return table->udp_idle_us;
 }
 
+/* When ENTRY was last active: a UDP flow idles on its endpoint's clock. */
+static gint64
+last_of (const AeroFlowEntry *entry)
+{
+  return entry->endpoint ? MAX (entry->last_us, entry->endpoint->last_us) : entry->last_us;
+}
+
 guint
 aero_flow_table_expire (AeroFlowTable *table, gint64 now_us)
 {
@@ -297,11 +379,14 @@ aero_flow_table_expire (AeroFlowTable *table, gint64 now_us)
           AeroFlowEntry *entry = l->data;
 
           next = l->next;
-          if (now_us - entry->last_us < timeout_of (table, entry))
+          if (now_us - last_of (entry) < timeout_of (table, entry))
             continue;
           if (entry->key.protocol == AERO_IPPROTO_TCP && entry->state == AERO_FLOW_STATE_OPEN &&
               entry->stack_ack_known && table->idle_reset)
-            g_array_append_val (resets, *entry);
+            {
+              g_array_append_val (resets, *entry);
+              g_array_index (resets, AeroFlowEntry, resets->len - 1).endpoint = NULL;
+            }
           aero_flow_table_remove (table, entry);
         }
     }

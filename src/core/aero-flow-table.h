@@ -14,7 +14,7 @@
  * the session is gone. Closed TCP entries linger a few seconds so that
  * trailing segments still pass.
  *
- * TCP timeouts follow what a NAT stack such as libslirp 4.7 does with the
+ * The timeouts follow what a NAT stack such as libslirp 4.7 does with the
  * host socket behind a flow, so that a flow stops counting only once that
  * socket can be gone:
  *   - TCP closes on a reset the stack certainly takes, or on FIN both ways
@@ -26,7 +26,12 @@
  *     connecting and drops it after 75 s). An established connection idle
  *     for the TCP idle timeout is handed to the idle-reset callback, which
  *     resets it in the stack and at the guest, and then stops counting:
- *     libslirp has no keep-alive and would keep it open for ever. */
+ *     libslirp has no keep-alive and would keep it open for ever.
+ *   - UDP: the stack keeps one socket per guest address and port (its
+ *     "endpoint"), whatever the remote, and any datagram through it, in
+ *     either direction and from any remote, keeps it open. Every UDP flow
+ *     of an endpoint therefore idles on the endpoint's clock
+ *     (aero_flow_table_udp_passed()). */
 #pragma once
 
 #include "aero-net/aero-policy.h"
@@ -73,6 +78,7 @@ typedef struct {
   guint8 l2[18];
   guint8 l2_len;
   gint64 last_us;       /* last packet, or when it closed */
+  struct _AeroFlowEndpoint *endpoint; /* UDP: the guest's address and port */
   gboolean held;        /* in the held list (never evicted), else in the evictable one */
   GList link;           /* in its LRU list; data points to the entry */
 } AeroFlowEntry;
@@ -107,6 +113,14 @@ AeroFlowEntry *aero_flow_table_insert (AeroFlowTable *table, const AeroFlowKey *
 
 /* A packet of ENTRY passed: it becomes the most recently used. */
 void aero_flow_table_touch (AeroFlowTable *table, AeroFlowEntry *entry, gint64 now_us);
+
+/* A UDP datagram between the guest's address and port in KEY and anyone
+ * went through the stack (from the guest, or to it: also one the filter
+ * then drops, which the stack's socket did receive). Restarts the idle
+ * clock of every flow of that guest endpoint; touches and returns the
+ * entry of KEY itself, if there is one. */
+AeroFlowEntry *aero_flow_table_udp_passed (AeroFlowTable *table, const AeroFlowKey *key,
+                                           gint64 now_us);
 
 /* ENTRY ends (reported once if counted); it lingers as CLOSED. */
 void aero_flow_table_close (AeroFlowTable *table, AeroFlowEntry *entry, gint64 now_us);

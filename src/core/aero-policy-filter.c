@@ -398,7 +398,7 @@ udp_from_guest (AeroPolicyFilter *self, const AeroIpPacket *pkt, gint64 now)
       add_flow (self, &key, &flow, AERO_FLOW_STATE_OPEN, TRUE, now);
     }
   else
-    aero_flow_table_touch (self->flows, entry, now);
+    aero_flow_table_udp_passed (self->flows, &key, now);
   if (pkt->dport == DNS_PORT)
     return dns_query (self, pkt);
   return AERO_FILTER_PASS;
@@ -529,15 +529,24 @@ policy_filter_to_guest (AeroFilter *filter, GBytes *frame)
   const guint8 *data = g_bytes_get_data (frame, &len);
   AeroIpPacket pkt;
   AeroFlowKey key;
-  AeroFlowEntry *entry;
+  gboolean parsed;
   gint64 now;
 
+  parsed = aero_ip_packet_parse (data, len, &pkt) == AERO_IP_PACKET_OK;
+  now = g_get_monotonic_time ();
+  /* The stack's UDP socket received this datagram whatever happens to it
+   * here, and that keeps the socket open: so it keeps its flows counted,
+   * even when a rate limit drops it now. */
+  if (parsed && pkt.protocol == AERO_IPPROTO_UDP && pkt.has_l4)
+    {
+      key_from_packet (&pkt, FALSE, &key);
+      aero_flow_table_udp_passed (self->flows, &key, now);
+    }
   if (traffic_verdict (self, AERO_DIRECTION_TO_GUEST, len) != AERO_FILTER_PASS)
     return AERO_FILTER_DROP;
-  if (aero_ip_packet_parse (data, len, &pkt) != AERO_IP_PACKET_OK)
+  if (!parsed)
     return AERO_FILTER_PASS; /* the stack's own output: nothing to judge */
 
-  now = g_get_monotonic_time ();
   switch (pkt.protocol)
     {
     case AERO_IPPROTO_TCP:
@@ -547,10 +556,6 @@ policy_filter_to_guest (AeroFilter *filter, GBytes *frame)
     case AERO_IPPROTO_UDP:
       if (!pkt.has_l4)
         return AERO_FILTER_PASS;
-      key_from_packet (&pkt, FALSE, &key);
-      entry = aero_flow_table_lookup (self->flows, &key);
-      if (entry)
-        aero_flow_table_touch (self->flows, entry, now);
       if (pkt.sport == DNS_PORT)
         {
           if (pkt.fragment)

@@ -91,8 +91,10 @@ typedef enum {
  * @max_flows: bound of the filter's flow table per session
  * @tcp_idle_timeout_ms: an established TCP flow without traffic for this
  *   long is reset in the stack and at the guest, and reported closed
- * @udp_idle_timeout_ms: a UDP flow or ICMP echo flow without traffic for
- *   this long is forgotten (and reported closed)
+ * @udp_idle_timeout_ms: a UDP flow whose guest address and port have seen
+ *   no datagram, either way, for this long (the stack's socket is per
+ *   guest address and port), or an ICMP echo flow without traffic for this
+ *   long, is forgotten (and reported closed)
  * @reserved: for future options; zero
  *
  * How the filter acts on the policy's refusals. aero_policy_get_options()
@@ -270,8 +272,10 @@ void aero_policy_get_options (AeroPolicy *self, AeroPolicyOptions *options);
  *     inside the stack's window, which the stack certainly takes), or to
  *     FIN both ways with the stack's FIN acknowledged by the guest (and the
  *     stack's TIME_WAIT when it closed first); an established TCP flow
- *     idle for the idle timeout is reset in the stack and at the guest; UDP
- *     and ICMP echo until idle. When the table is full, closed and ICMP entries
+ *     idle for the idle timeout is reset in the stack and at the guest. UDP
+ *     until idle, on the clock of the guest's address and port (any
+ *     datagram through them, either way, from any remote); ICMP echo until
+ *     idle. When the table is full, closed and ICMP entries
  *     are evicted least recently used first; open TCP and UDP flows the
  *     policy allowed never are (their count is what its limits are
  *     about): a new flow is then refused (TCP with a reset) and a warning
