@@ -79,7 +79,7 @@ policy_config_new_default (void)
   parse_addresses ("10.0.2.3, fd00::3", c->dns_addresses);
   parse_addresses ("10.0.2.2, fd00::2", c->gateways);
   c->tcp_idle_ms = AERO_POLICY_DEFAULT_TCP_IDLE_MS;
-  c->udp_idle_ms = AERO_POLICY_DEFAULT_UDP_IDLE_MS;
+  c->udp_idle_ms = POLICY_MIN_UDP_IDLE_MS;
   return c;
 }
 
@@ -360,8 +360,20 @@ policy_config_parse (AeroConfigGroup *group, GError **error)
                                        7 * 24 * 3600 * (guint64) 1000,
                                        AERO_POLICY_DEFAULT_TCP_IDLE_MS, &c->tcp_idle_ms, error) ||
       !aero_config_group_get_duration (group, "udp-idle-timeout", 5 * 1000, 3600 * 1000,
-                                       AERO_POLICY_DEFAULT_UDP_IDLE_MS, &c->udp_idle_ms, error))
+                                       POLICY_MIN_UDP_IDLE_MS, &c->udp_idle_ms, error))
     return NULL;
+  if (c->udp_idle_ms < POLICY_MIN_UDP_IDLE_MS)
+    {
+      g_autofree char *value = aero_config_group_get_string (group, "udp-idle-timeout", "", FALSE,
+                                                             NULL);
+
+      aero_config_group_error (group, error, AERO_CONFIG_ERROR_INVALID_VALUE, "udp-idle-timeout",
+                               "expected at least %us: the stack keeps the host socket of a UDP "
+                               "flow open 240 s after its last datagram, and the flow must count "
+                               "as long as the socket can be open; got '%s'",
+                               POLICY_MIN_UDP_IDLE_MS / 1000, value ? value : "");
+      return NULL;
+    }
   return g_steal_pointer (&c);
 }
 

@@ -9,6 +9,20 @@
 
 G_BEGIN_DECLS
 
+/* How long after its last datagram a UDP flow must keep counting:
+ * stack-slirp's libslirp 4.7 keeps the host socket of a guest UDP address
+ * and port open 240 s after the last datagram through it, either way
+ * (SO_EXPIRE: udp_attach() in udp.c, sosendto() and sorecvfrom() in
+ * socket.c), plus a margin for its timer. */
+#define POLICY_UDP_SOCKET_HOLD_MS (245 * 1000)
+/* The least and the default udp-idle-timeout: a flow the filter forgets
+ * later than POLICY_UDP_SOCKET_HOLD_MS after its last datagram has no
+ * socket left in the stack, whatever reaches the socket's port since. */
+#define POLICY_MIN_UDP_IDLE_MS (250 * 1000)
+/* How soon the filter forgets a UDP flow to port 53 (a DNS lookup), which
+ * then keeps counting (held) until POLICY_UDP_SOCKET_HOLD_MS is over. */
+#define POLICY_DNS_FLOW_IDLE_MS (15 * 1000)
+
 typedef enum {
   POLICY_MODE_SAFE,
   POLICY_MODE_OPEN,

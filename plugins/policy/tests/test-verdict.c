@@ -660,6 +660,9 @@ static const ErrorCase error_cases[] = {
   { "gateway = gw.local", "gateway: expected a list of numeric IPv4 or IPv6 addresses" },
   { "tcp-idle-timeout = 1s", "tcp-idle-timeout:" },
   { "udp-idle-timeout = forever", "udp-idle-timeout:" },
+  { "udp-idle-timeout = 60s", "udp-idle-timeout: expected at least 250s: the stack keeps the "
+                              "host socket of a UDP flow open 240 s after its last datagram, and "
+                              "the flow must count as long as the socket can be open; got '60s'" },
   { "allowed = 1.2.3.4", "allowed" },
 };
 
