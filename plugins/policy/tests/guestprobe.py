@@ -4,9 +4,12 @@ tests; prints one JSON object per command on stdout.
 
   connect HOST PORT [TIMEOUT]        one TCP connect: ok, errno, ms
   udp HOST PORT [TIMEOUT]            a connected UDP send + receive: errno, ms
+  udpfrom SPORT HOST PORT [TIMEOUT]  the same from local port SPORT
   resolve NAME                       getaddrinfo: the IPv4 addresses, or the error
   burst HOST PORT N [TIMEOUT]        N connects in a row, each closed at once
   hold HOST PORT N SECONDS           N connects kept open for SECONDS
+  idle HOST PORT N SECONDS           N connects left idle for SECONDS, then the
+                                     state of each: open, reset or closed
   dnsflood SERVER NAME N             N DNS queries sent back to back (no reading)
   rawsyn DEV DST PORT [TIMEOUT]      a SYN built by hand on an AF_PACKET socket
                                      (for destinations the kernel will not
@@ -52,8 +55,10 @@ def cmd_connect(host, port, timeout="5"):
     out(r)
 
 
-def cmd_udp(host, port, timeout="3"):
+def cmd_udp(host, port, timeout="3", sport=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if sport is not None:
+        s.bind(("0.0.0.0", int(sport)))
     s.settimeout(float(timeout))
     start = time.monotonic()
     try:
@@ -68,6 +73,10 @@ def cmd_udp(host, port, timeout="3"):
     r["ms"] = (time.monotonic() - start) * 1000
     s.close()
     out(r)
+
+
+def cmd_udpfrom(sport, host, port, timeout="3"):
+    cmd_udp(host, port, timeout, sport)
 
 
 def cmd_resolve(name):
@@ -101,6 +110,29 @@ def cmd_hold(host, port, n, seconds):
     time.sleep(float(seconds))
     for s in socks:
         s.close()
+
+
+def cmd_idle(host, port, n, seconds):
+    results, socks = [], []
+    for _ in range(int(n)):
+        r, s = connect_once(host, int(port), 3.0)
+        results.append(r)
+        if s:
+            socks.append(s)
+    time.sleep(float(seconds))
+    states = []
+    for s in socks:
+        s.setblocking(False)
+        try:
+            states.append("closed" if s.recv(1) == b"" else "data")
+        except BlockingIOError:
+            states.append("open")
+        except ConnectionResetError:
+            states.append("reset")
+        except OSError as e:
+            states.append(errno_mod.errorcode.get(e.errno, str(e.errno)))
+        s.close()
+    out({"results": results, "states": states})
 
 
 def cmd_dnsflood(server, name, n):
@@ -181,8 +213,9 @@ def cmd_rawsyn(dev, dst, port, timeout="3"):
     out(result)
 
 
-COMMANDS = {"connect": cmd_connect, "udp": cmd_udp, "resolve": cmd_resolve, "burst": cmd_burst,
-            "hold": cmd_hold, "dnsflood": cmd_dnsflood, "rawsyn": cmd_rawsyn}
+COMMANDS = {"connect": cmd_connect, "udp": cmd_udp, "udpfrom": cmd_udpfrom,
+            "resolve": cmd_resolve, "burst": cmd_burst, "hold": cmd_hold, "idle": cmd_idle,
+            "dnsflood": cmd_dnsflood, "rawsyn": cmd_rawsyn}
 
 if __name__ == "__main__":
     COMMANDS[sys.argv[1]](*sys.argv[2:])
