@@ -367,6 +367,7 @@ policy_note_resolution (AeroPolicy *policy, AeroSession *session, const char *na
   PolicyComponent *self = POLICY_COMPONENT (policy);
   PolicySession *s = session_of (self, session);
   const char *why = policy_verdict_name (self->config, name);
+  guint evicted;
 
   if (why)
     {
@@ -382,7 +383,12 @@ policy_note_resolution (AeroPolicy *policy, AeroSession *session, const char *na
       *reason = "rebinding";
       return FALSE;
     }
-  policy_session_remember (s, family, address, name);
+  evicted = policy_session_remember (s, family, address, name);
+  if (evicted > 0)
+    {
+      policy_report_resolved_evictions (&self->report, s->id, evicted, !s->resolved_full);
+      s->resolved_full = TRUE;
+    }
   return TRUE;
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "policy-report.h"
+#include "policy-session.h"
 
 static const char *const instance_label[] = { "instance", NULL };
 
@@ -64,6 +65,14 @@ policy_report_attach (PolicyReport *report, AeroMetrics *registry)
                                     "Denial log lines not written because of log-rate", NULL);
 
     report->log_suppressed = sup ? aero_metric_family_series (sup, values) : NULL;
+  }
+  {
+    AeroMetricFamily *ev = family (registry, "aero_policy_resolved_evictions_total",
+                                   AERO_METRIC_COUNTER,
+                                   "Resolved addresses forgotten to keep the most recent of a "
+                                   "session", NULL);
+
+    report->resolved_evictions = ev ? aero_metric_family_series (ev, values) : NULL;
   }
   /* Every reason shows up at zero from the start, so that rates work. */
   series (report, report->quota_closes, "bytes_up");
@@ -197,4 +206,21 @@ policy_report_rate_drop (PolicyReport *report, AeroDirection direction)
 {
   aero_metric_inc (series (report, report->rate_drops,
                            direction == AERO_DIRECTION_FROM_GUEST ? "from_guest" : "to_guest"));
+}
+
+void
+policy_report_resolved_evictions (PolicyReport *report, const char *session, guint n,
+                                  gboolean first)
+{
+  char max[16];
+
+  aero_metric_add (report->resolved_evictions, n);
+  if (!first)
+    return;
+  g_snprintf (max, sizeof max, "%u", POLICY_SESSION_MAX_RESOLVED);
+  AERO_LOG_MESSAGE (report->instance, "session", session, "reason", "resolved_evicted",
+                    "max_resolved", max, "MESSAGE",
+                    "this session resolved more than %s addresses: the oldest are forgotten from "
+                    "now on (require-resolved-names refuses them until they are resolved again)",
+                    max);
 }

@@ -15,6 +15,9 @@
  *                                          bytes-per-second
  *   aero_policy_log_suppressed_total       denial log lines not written
  *                                          because of log-rate
+ *   aero_policy_resolved_evictions_total   resolved addresses forgotten to
+ *                                          keep a session's most recent
+ *                                          POLICY_SESSION_MAX_RESOLVED
  *
  * Each denial is logged at notice level with the session, protocol,
  * destination, port, reason and action (never payload), at most
@@ -37,6 +40,7 @@ typedef struct {
   AeroMetric *flows_active_tcp;
   AeroMetric *flows_active_udp;
   AeroMetric *log_suppressed;
+  AeroMetric *resolved_evictions;
   AeroRateLimit *log_limit;
   guint64 suppressed;
 } PolicyReport;
@@ -68,6 +72,11 @@ void policy_report_flows_active (PolicyReport *report, guint64 tcp, guint64 udp)
 void policy_report_quota_close (PolicyReport *report, const char *session, const char *kind);
 
 void policy_report_rate_drop (PolicyReport *report, AeroDirection direction);
+
+/* A session's N oldest resolved addresses were forgotten; FIRST: the first
+ * time for that session, which is logged. */
+void policy_report_resolved_evictions (PolicyReport *report, const char *session, guint n,
+                                       gboolean first);
 
 /* Text form of an address. */
 char *policy_address_to_string (GSocketFamily family, const guint8 *addr);

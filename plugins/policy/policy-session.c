@@ -88,11 +88,12 @@ policy_session_free (PolicySession *s)
   g_free (s);
 }
 
-void
+guint
 policy_session_remember (PolicySession *s, GSocketFamily family, const guint8 *addr,
                          const char *name)
 {
   PolicyAddress key = { 0 }, *stored;
+  guint evicted = 0;
 
   key.family = family;
   memcpy (key.addr, addr, family == G_SOCKET_FAMILY_IPV4 ? 4 : 16);
@@ -101,13 +102,17 @@ policy_session_remember (PolicySession *s, GSocketFamily family, const guint8 *a
       /* insert() keeps the stored key (which the queue points to) and
        * frees the one passed in. */
       g_hash_table_insert (s->resolved, g_memdup2 (&key, sizeof key), g_strdup (name));
-      return;
+      return 0;
     }
   while (g_queue_get_length (&s->resolved_order) >= POLICY_SESSION_MAX_RESOLVED)
-    g_hash_table_remove (s->resolved, g_queue_pop_head (&s->resolved_order));
+    {
+      g_hash_table_remove (s->resolved, g_queue_pop_head (&s->resolved_order));
+      evicted++;
+    }
   stored = g_memdup2 (&key, sizeof key);
   g_hash_table_insert (s->resolved, stored, g_strdup (name));
   g_queue_push_tail (&s->resolved_order, stored);
+  return evicted;
 }
 
 const char *

@@ -29,6 +29,7 @@ typedef struct {
   AeroCloseReason close_reason;
   GHashTable *resolved;     /* PolicyAddress* → name */
   GQueue resolved_order;    /* PolicyAddress*, oldest first (owned by the table) */
+  gboolean resolved_full;   /* resolved addresses were forgotten: logged once */
   GQueue udp_held;          /* PolicyHeldFlow*, oldest first (released first) */
   GHashTable *udp_held_index; /* PolicyHeldFlow* (by its flow) → itself */
 } PolicySession;
@@ -43,8 +44,9 @@ PolicySession *policy_session_new (const char *id, const PolicyConfig *config, g
 
 void policy_session_free (PolicySession *session);
 
-void policy_session_remember (PolicySession *session, GSocketFamily family, const guint8 *addr,
-                              const char *name);
+/* Returns how many older addresses were forgotten to make room. */
+guint policy_session_remember (PolicySession *session, GSocketFamily family, const guint8 *addr,
+                               const char *name);
 
 /* The name ADDR was resolved from, or NULL. */
 const char *policy_session_lookup (PolicySession *session, GSocketFamily family,

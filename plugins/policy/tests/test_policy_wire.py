@@ -44,6 +44,7 @@ def transports():
         "quiet": {"log-rate": "2/min"},
         "fill": {"max-tcp-flows": "2", "max-udp-flows": "1", "new-flows-per-second": "0"},
         "track": {"allow": "198.51.100.7:8000"},
+        "memory": {},
     }
 
 
@@ -239,6 +240,33 @@ def test_flow_limits(tap, g, server):
                                 reason=reason) or 0) >= 1, f"denials counted: {reason}")
     tap.ok((aerotest.metric(samples, "aero_policy_flows_active", instance="p-main",
                             protocol="tcp") or 0) >= 3, "aero_policy_flows_active{tcp} counts")
+
+
+def test_resolved_memory(tap, ports, server):
+    """A session remembers the 4096 most recent resolved addresses; the
+    older ones are forgotten, counted, and said in the log once."""
+    A = 1
+    with Guest(ports["memory"]) as q:
+        n = 0
+        for k in range(9):  # 9 answers of 500 A records: 4500 addresses
+            records = [(None, A, bytes([93, 100 + k, i // 250, 1 + i % 250])) for i in range(500)]
+            q.send_frame(answer_frame(pf.dns_response(0x6000 + k, f"many{k}.test", records)))
+            n += len(records)
+            q.frames_for(0.2)
+        want = n - 4096
+        got = aerotest.poll_until(
+            lambda: aerotest.metric(server.metrics(), "aero_policy_resolved_evictions_total",
+                                    instance="p-memory") == want, 3.0)
+        tap.ok(got, f"{n} addresses resolved: aero_policy_resolved_evictions_total = {want}",
+               repr(aerotest.metric(server.metrics(), "aero_policy_resolved_evictions_total",
+                                    instance="p-memory")))
+        tap.ok(aerotest.metric(server.metrics(), "aero_policy_resolved_evictions_total",
+                               instance="p-main") == 0,
+               "... and 0 for an instance whose sessions stayed below 4096")
+        lines = [ln for ln in server.stderr().splitlines()
+                 if "reason=resolved_evicted" in ln and "p-memory" in ln]
+        tap.ok(len(lines) == 1 and "session=" in lines[0],
+               "eviction is logged once for the session", "\n".join(lines))
 
 
 def test_dns_names(tap, g, strict):
@@ -498,6 +526,7 @@ def main():
                         ("hostile", test_hostile_packets, (tap, g)),
                         ("new flow rate", test_new_flow_rate, (tap, strict, server)),
                         ("table full", test_table_full, (tap, ports, server)),
+                        ("resolved memory", test_resolved_memory, (tap, ports, server)),
                         ("quotas", test_quotas, (tap, ports, server)),
                         ("log rate", test_log_rate, (tap, ports, server))]:
                     try:
