@@ -13,8 +13,6 @@
 
 /* How often the host's own addresses are listed again. */
 #define HOST_REFRESH_S 30
-/* How often held UDP flows are let go of when nothing else happens. */
-#define HELD_SWEEP_S 5
 
 struct _PolicyComponent
 {
@@ -26,7 +24,6 @@ struct _PolicyComponent
   GHashTable *sessions;   /* AeroSession* → PolicySession* */
   PolicyReport report;
   guint host_timer;
-  guint held_timer;       /* while some session holds UDP flows */
   guint64 tcp_flows;      /* over every session, for the gauge */
   guint64 udp_flows;
 };
@@ -116,7 +113,6 @@ policy_component_stop (AeroComponent *component)
   PolicyComponent *self = POLICY_COMPONENT (component);
 
   g_clear_handle_id (&self->host_timer, g_source_remove);
-  g_clear_handle_id (&self->held_timer, g_source_remove);
 }
 
 static void
@@ -162,43 +158,6 @@ policy_session_closed (AeroPolicy *policy, AeroSession *session)
   g_hash_table_remove (self->sessions, session);
 }
 
-/* ---- held UDP flows --------------------------------------------------------- */
-
-/* Lets go of the UDP flows of S whose socket the stack can no longer hold. */
-static void
-release_held (PolicyComponent *self, PolicySession *s, gint64 now)
-{
-  guint n = policy_session_release_udp (s, now);
-
-  if (n == 0)
-    return;
-  s->udp_flows -= MIN (s->udp_flows, n);
-  self->udp_flows -= MIN (self->udp_flows, n);
-  policy_report_flows_active (&self->report, self->tcp_flows, self->udp_flows);
-}
-
-static gboolean
-held_sweep_cb (gpointer data)
-{
-  PolicyComponent *self = data;
-  GHashTableIter iter;
-  gpointer value;
-  gboolean more = FALSE;
-  gint64 now = g_get_monotonic_time ();
-
-  g_hash_table_iter_init (&iter, self->sessions);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      PolicySession *s = value;
-
-      release_held (self, s, now);
-      more = more || s->udp_held.head != NULL;
-    }
-  if (more)
-    return G_SOURCE_CONTINUE;
-  self->held_timer = 0;
-  return G_SOURCE_REMOVE;
-}
 
 /* ---- verdicts --------------------------------------------------------------- */
 
@@ -245,16 +204,6 @@ policy_check_flow (AeroPolicy *policy, AeroSession *session, const AeroFlow *flo
       break;
     }
 
-  if (flow->protocol == 17)
-    {
-      release_held (self, s, g_get_monotonic_time ());
-      /* Forgotten by the filter but still counted: the same socket. */
-      if (policy_session_take_held_udp (s, flow))
-        {
-          policy_report_flow_opened (&self->report, flow->protocol);
-          return TRUE;
-        }
-    }
   if (flow->protocol == 6 && c->max_tcp_flows > 0 && s->tcp_flows >= c->max_tcp_flows)
     {
       why = "tcp_flow_limit";
@@ -295,17 +244,6 @@ refuse:
   return FALSE;
 }
 
-/* How long UDP FLOW must still count once the filter has forgotten it:
- * the filter forgets it at the soonest this long after its last datagram
- * (aero-flow-table.c: port 53 after 15 s, others after udp-idle-timeout),
- * and the stack's socket may live POLICY_UDP_SOCKET_HOLD_MS after it. */
-static gint64
-udp_hold_ms (const PolicyConfig *c, const AeroFlow *flow)
-{
-  guint64 idle = flow->port == 53 ? MIN (c->udp_idle_ms, POLICY_DNS_FLOW_IDLE_MS) : c->udp_idle_ms;
-
-  return idle >= POLICY_UDP_SOCKET_HOLD_MS ? 0 : (gint64) (POLICY_UDP_SOCKET_HOLD_MS - idle);
-}
 
 static void
 policy_flow_closed (AeroPolicy *policy, AeroSession *session, const AeroFlow *flow)
@@ -319,18 +257,6 @@ policy_flow_closed (AeroPolicy *policy, AeroSession *session, const AeroFlow *fl
     {
       s->tcp_flows--;
       self->tcp_flows -= MIN (self->tcp_flows, 1);
-    }
-  else if (flow->protocol == 17 && s->udp_flows > 0 && self->config->max_udp_flows > 0 &&
-           udp_hold_ms (self->config, flow) > 0)
-    {
-      /* The filter forgot it sooner than the stack lets its socket go (a
-       * DNS lookup, 15 s after its last datagram): it counts on until the
-       * socket is certainly gone. */
-      policy_session_hold_udp (s, flow, g_get_monotonic_time () +
-                                          (gint64) udp_hold_ms (self->config, flow) * 1000);
-      if (self->held_timer == 0)
-        self->held_timer = g_timeout_add_seconds (HELD_SWEEP_S, held_sweep_cb, self);
-      return;
     }
   else if (flow->protocol == 17 && s->udp_flows > 0)
     {
@@ -475,7 +401,6 @@ policy_component_finalize (GObject *object)
   PolicyComponent *self = POLICY_COMPONENT (object);
 
   g_clear_handle_id (&self->host_timer, g_source_remove);
-  g_clear_handle_id (&self->held_timer, g_source_remove);
   g_hash_table_unref (self->sessions);
   g_clear_pointer (&self->host_addresses, g_array_unref);
   g_clear_pointer (&self->config, policy_config_free);

@@ -17,11 +17,10 @@ G_BEGIN_DECLS
 #define POLICY_UDP_SOCKET_HOLD_MS (245 * 1000)
 /* The least and the default udp-idle-timeout: a flow the filter forgets
  * later than POLICY_UDP_SOCKET_HOLD_MS after its last datagram has no
- * socket left in the stack, whatever reaches the socket's port since. */
+ * socket left in the stack, whatever reaches the socket's port since.
+ * (The filter forgets an answered DNS lookup sooner, as libslirp closes
+ * its socket 10 s after the answer: aero-flow-table.c.) */
 #define POLICY_MIN_UDP_IDLE_MS (250 * 1000)
-/* How soon the filter forgets a UDP flow to port 53 (a DNS lookup), which
- * then keeps counting (held) until POLICY_UDP_SOCKET_HOLD_MS is over. */
-#define POLICY_DNS_FLOW_IDLE_MS (15 * 1000)
 
 typedef enum {
   POLICY_MODE_SAFE,

@@ -23,30 +23,6 @@ address_equal (gconstpointer a, gconstpointer b)
   return x->family == y->family && memcmp (x->addr, y->addr, 16) == 0;
 }
 
-/* Held flows are found by what the policy was asked about: family,
- * protocol, addresses and ports. */
-static guint
-flow_hash (gconstpointer p)
-{
-  const AeroFlow *f = p;
-  gsize alen = f->family == G_SOCKET_FAMILY_IPV4 ? 4 : 16;
-  guint h = (guint) f->family * 31 + f->protocol;
-
-  for (gsize i = 0; i < alen; i++)
-    h = h * 31 + f->source[i] * 7 + f->destination[i];
-  return h * 31 + ((guint) f->source_port << 16 | f->port);
-}
-
-static gboolean
-flow_equal (gconstpointer a, gconstpointer b)
-{
-  const AeroFlow *x = a, *y = b;
-  gsize alen = x->family == G_SOCKET_FAMILY_IPV4 ? 4 : 16;
-
-  return x->family == y->family && x->protocol == y->protocol && x->port == y->port &&
-         x->source_port == y->source_port && memcmp (x->source, y->source, alen) == 0 &&
-         memcmp (x->destination, y->destination, alen) == 0;
-}
 
 PolicySession *
 policy_session_new (const char *id, const PolicyConfig *config, gint64 now_us)
@@ -65,9 +41,6 @@ policy_session_new (const char *id, const PolicyConfig *config, gint64 now_us)
                                  config->bytes_quota_down, now_us);
   s->resolved = g_hash_table_new_full (address_hash, address_equal, g_free, g_free);
   g_queue_init (&s->resolved_order);
-  g_queue_init (&s->udp_held);
-  /* The key is the flow inside the held record: the table owns records. */
-  s->udp_held_index = g_hash_table_new_full (flow_hash, flow_equal, NULL, g_free);
   return s;
 }
 
@@ -83,8 +56,6 @@ policy_session_free (PolicySession *s)
   g_clear_pointer (&s->down, aero_rate_limit_free);
   g_queue_clear (&s->resolved_order);
   g_hash_table_unref (s->resolved);
-  g_queue_init (&s->udp_held); /* its links live in the records */
-  g_hash_table_unref (s->udp_held_index);
   g_free (s);
 }
 
@@ -125,46 +96,3 @@ policy_session_lookup (PolicySession *s, GSocketFamily family, const guint8 *add
   return g_hash_table_lookup (s->resolved, &key);
 }
 
-void
-policy_session_hold_udp (PolicySession *s, const AeroFlow *flow, gint64 release_us)
-{
-  PolicyHeldFlow *held;
-
-  if (g_hash_table_contains (s->udp_held_index, flow))
-    return;
-  held = g_new0 (PolicyHeldFlow, 1);
-  held->flow = *flow;
-  held->release_us = release_us;
-  held->link.data = held;
-  g_queue_push_tail_link (&s->udp_held, &held->link);
-  g_hash_table_add (s->udp_held_index, held);
-}
-
-gboolean
-policy_session_take_held_udp (PolicySession *s, const AeroFlow *flow)
-{
-  PolicyHeldFlow *held = g_hash_table_lookup (s->udp_held_index, flow);
-
-  if (held == NULL)
-    return FALSE;
-  g_queue_unlink (&s->udp_held, &held->link);
-  g_hash_table_remove (s->udp_held_index, held);
-  return TRUE;
-}
-
-guint
-policy_session_release_udp (PolicySession *s, gint64 now_us)
-{
-  guint n = 0;
-
-  /* One hold time for all: the queue is in release order. */
-  while (s->udp_held.head && ((PolicyHeldFlow *) s->udp_held.head->data)->release_us <= now_us)
-    {
-      PolicyHeldFlow *held = s->udp_held.head->data;
-
-      g_queue_unlink (&s->udp_held, &held->link);
-      g_hash_table_remove (s->udp_held_index, held);
-      n++;
-    }
-  return n;
-}

@@ -4,11 +4,7 @@
  *
  * The resolved addresses are bounded: past POLICY_SESSION_MAX_RESOLVED
  * the oldest is forgotten.
- *
- * UDP flows the filter has forgotten (idle) are held: they keep counting
- * until the stack can no longer hold their socket (see policy-config.h,
- * POLICY_UDP_SOCKET_HOLD_MS). They are part of udp_flows, so there are
- * never more of them than max-udp-flows. */
+ * */
 #pragma once
 
 #include "policy-config.h"
@@ -30,15 +26,7 @@ typedef struct {
   GHashTable *resolved;     /* PolicyAddress* → name */
   GQueue resolved_order;    /* PolicyAddress*, oldest first (owned by the table) */
   gboolean resolved_full;   /* resolved addresses were forgotten: logged once */
-  GQueue udp_held;          /* PolicyHeldFlow*, oldest first (released first) */
-  GHashTable *udp_held_index; /* PolicyHeldFlow* (by its flow) → itself */
 } PolicySession;
-
-typedef struct {
-  AeroFlow flow;
-  gint64 release_us;
-  GList link;               /* in udp_held */
-} PolicyHeldFlow;
 
 PolicySession *policy_session_new (const char *id, const PolicyConfig *config, gint64 now_us);
 
@@ -51,15 +39,5 @@ guint policy_session_remember (PolicySession *session, GSocketFamily family, con
 /* The name ADDR was resolved from, or NULL. */
 const char *policy_session_lookup (PolicySession *session, GSocketFamily family,
                                    const guint8 *addr);
-
-/* Holds FLOW (a UDP flow the filter forgot, still counted) until
- * RELEASE_US. A flow already held keeps its place. */
-void policy_session_hold_udp (PolicySession *session, const AeroFlow *flow, gint64 release_us);
-
-/* Whether FLOW was held; it is no longer (the filter tracks it again). */
-gboolean policy_session_take_held_udp (PolicySession *session, const AeroFlow *flow);
-
-/* Lets go of the held flows due by NOW_US; returns how many. */
-guint policy_session_release_udp (PolicySession *session, gint64 now_us);
 
 G_END_DECLS

@@ -15,7 +15,9 @@
 /* How long a TCP flow the stack closed first keeps counting after the
  * last FIN: libslirp's TIME_WAIT is 2 × TCPTV_MSL = 10 s, plus margin. */
 #define FLOW_TIME_WAIT_US (15 * G_USEC_PER_SEC)
-/* A UDP flow to port 53 (one DNS lookup) lives at most this long idle. */
+/* A UDP endpoint whose last datagram from the guest went to port 53 and
+ * which has received since (an answered DNS lookup): libslirp closes its
+ * socket 10 s after that (SO_EXPIREFAST in sorecvfrom()); plus margin. */
 #define DNS_TIMEOUT_US (15 * G_USEC_PER_SEC)
 
 /* A guest UDP endpoint: the stack's socket for that address and port. */
@@ -27,6 +29,8 @@ typedef struct _AeroFlowEndpoint
   guint8 addr[16];
   gint64 last_us; /* the last datagram through it, either way */
   guint refs;     /* entries of the table */
+  guint16 sent_port; /* destination port of the guest's last datagram */
+  gboolean fast;  /* received since a datagram to port 53: DNS_TIMEOUT_US */
 } AeroFlowEndpoint;
 
 #define ENDPOINT_KEY_LEN G_STRUCT_OFFSET (AeroFlowEndpoint, last_us)
@@ -235,7 +239,8 @@ aero_flow_table_touch (AeroFlowTable *table, AeroFlowEntry *entry, gint64 now_us
 }
 
 AeroFlowEntry *
-aero_flow_table_udp_passed (AeroFlowTable *table, const AeroFlowKey *key, gint64 now_us)
+aero_flow_table_udp_passed (AeroFlowTable *table, const AeroFlowKey *key, gboolean to_guest,
+                            gint64 now_us)
 {
   AeroFlowEndpoint probe, *ep;
   AeroFlowEntry *entry;
@@ -243,7 +248,19 @@ aero_flow_table_udp_passed (AeroFlowTable *table, const AeroFlowKey *key, gint64
   endpoint_key (key, &probe);
   ep = g_hash_table_lookup (table->endpoints, &probe);
   if (ep)
-    ep->last_us = MAX (ep->last_us, now_us);
+    {
+      ep->last_us = MAX (ep->last_us, now_us);
+      /* libslirp: a datagram sent sets the socket's expiry to 240 s; one
+       * received sets it to 10 s when the last one sent went to port 53
+       * (sosendto(), sorecvfrom()). */
+      if (!to_guest)
+        {
+          ep->sent_port = key->remote_port;
+          ep->fast = FALSE;
+        }
+      else
+        ep->fast = ep->sent_port == 53;
+    }
   entry = g_hash_table_lookup (table->entries, key);
   if (entry)
     aero_flow_table_touch (table, entry, now_us);
@@ -352,7 +369,7 @@ timeout_of (AeroFlowTable *table, const AeroFlowEntry *entry)
         default: return table->tcp_idle_us;
         }
     }
-  if (entry->key.protocol == AERO_IPPROTO_UDP && entry->key.remote_port == 53)
+  if (entry->endpoint && entry->endpoint->fast)
     return MIN (table->udp_idle_us, DNS_TIMEOUT_US);
   return table->udp_idle_us;
 }

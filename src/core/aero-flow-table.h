@@ -31,7 +31,10 @@
  *     "endpoint"), whatever the remote, and any datagram through it, in
  *     either direction and from any remote, keeps it open. Every UDP flow
  *     of an endpoint therefore idles on the endpoint's clock
- *     (aero_flow_table_udp_passed()). */
+ *     (aero_flow_table_udp_passed()): the UDP idle timeout, or 15 s once
+ *     an answer came to a datagram the guest sent to port 53 (libslirp
+ *     then closes the socket 10 s after the answer; an unanswered lookup
+ *     keeps it the full 240 s). */
 #pragma once
 
 #include "aero-net/aero-policy.h"
@@ -115,12 +118,12 @@ AeroFlowEntry *aero_flow_table_insert (AeroFlowTable *table, const AeroFlowKey *
 void aero_flow_table_touch (AeroFlowTable *table, AeroFlowEntry *entry, gint64 now_us);
 
 /* A UDP datagram between the guest's address and port in KEY and anyone
- * went through the stack (from the guest, or to it: also one the filter
+ * went through the stack (from the guest, or TO_GUEST: also one the filter
  * then drops, which the stack's socket did receive). Restarts the idle
  * clock of every flow of that guest endpoint; touches and returns the
  * entry of KEY itself, if there is one. */
 AeroFlowEntry *aero_flow_table_udp_passed (AeroFlowTable *table, const AeroFlowKey *key,
-                                           gint64 now_us);
+                                           gboolean to_guest, gint64 now_us);
 
 /* ENTRY ends (reported once if counted); it lingers as CLOSED. */
 void aero_flow_table_close (AeroFlowTable *table, AeroFlowEntry *entry, gint64 now_us);

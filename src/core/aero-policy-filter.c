@@ -397,8 +397,7 @@ udp_from_guest (AeroPolicyFilter *self, const AeroIpPacket *pkt, gint64 now)
         return AERO_FILTER_DROP;
       add_flow (self, &key, &flow, AERO_FLOW_STATE_OPEN, TRUE, now);
     }
-  else
-    aero_flow_table_udp_passed (self->flows, &key, now);
+  aero_flow_table_udp_passed (self->flows, &key, FALSE, now);
   if (pkt->dport == DNS_PORT)
     return dns_query (self, pkt);
   return AERO_FILTER_PASS;
@@ -540,7 +539,7 @@ policy_filter_to_guest (AeroFilter *filter, GBytes *frame)
   if (parsed && pkt.protocol == AERO_IPPROTO_UDP && pkt.has_l4)
     {
       key_from_packet (&pkt, FALSE, &key);
-      aero_flow_table_udp_passed (self->flows, &key, now);
+      aero_flow_table_udp_passed (self->flows, &key, TRUE, now);
     }
   if (traffic_verdict (self, AERO_DIRECTION_TO_GUEST, len) != AERO_FILTER_PASS)
     return AERO_FILTER_DROP;

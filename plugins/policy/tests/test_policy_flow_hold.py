@@ -10,8 +10,9 @@ forgetting a flow sooner lets a guest go past its limit. A real Linux guest
 policy instance, max-tcp-flows = 2, max-udp-flows = 1,
 tcp-idle-timeout = 10s:
 
-- UDP: a datagram to the virtual service 10.0.2.100:53 (port 53: the
-  filter forgets the flow after 15 s) that nobody answers. 21 s later the
+- UDP: a datagram to the virtual service 10.0.2.100:53 (port 53: an
+  answered lookup would stop counting 15 s after its answer) that nobody
+  answers. 21 s later the
   flow still counts, so a datagram from another port is refused, and the
   host service sees one host socket only; the stack did keep the first one
   (a datagram from the first port leaves from the same host port).
@@ -38,7 +39,7 @@ import policyguest
 
 HOST_ADDRESS = "172.32.255.78"  # on lo inside the private namespace
 SERVICE = "10.0.2.100"
-DNS_FORGET_S = 21  # the filter forgets a port-53 flow 15 s idle, sweeping every 5 s
+DNS_FORGET_S = 21  # past the 15 s an answered lookup would count
 TCP_IDLE_S = 18    # tcp-idle-timeout 10 s, sweeping every 5 s
 
 
@@ -157,7 +158,7 @@ def run_guest(tap, tmp, prefix, server, url, udp, hold):
 
         second = g.probe("udpfrom", 40002, SERVICE, 53, 1)[0]
         tap.ok(second["errno"] == "EHOSTUNREACH",
-               f"{DNS_FORGET_S} s later, with the flow forgotten by the filter, it still counts: "
+               f"{DNS_FORGET_S} s later, unanswered, it still counts: "
                "a UDP flow from port 40002 is refused (max-udp-flows = 1)", repr(second))
         tap.ok(denials(server, "udp_flow_limit") >= 1, "... counted as reason udp_flow_limit")
         tap.ok(active(server, "udp") == 1, "aero_policy_flows_active{udp} is still 1")
