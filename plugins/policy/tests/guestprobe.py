@@ -99,13 +99,19 @@ def cmd_burst(host, port, n, timeout="3"):
     out({"results": results})
 
 
-def cmd_hold(host, port, n, seconds):
+def connect_many(host, port, n):
+    """N connections to HOST:PORT: their results and the open sockets."""
     results, socks = [], []
     for _ in range(int(n)):
         r, s = connect_once(host, int(port), 3.0)
         results.append(r)
         if s:
             socks.append(s)
+    return results, socks
+
+
+def cmd_hold(host, port, n, seconds):
+    results, socks = connect_many(host, port, n)
     out({"results": results})
     time.sleep(float(seconds))
     for s in socks:
@@ -113,12 +119,7 @@ def cmd_hold(host, port, n, seconds):
 
 
 def cmd_idle(host, port, n, seconds):
-    results, socks = [], []
-    for _ in range(int(n)):
-        r, s = connect_once(host, int(port), 3.0)
-        results.append(r)
-        if s:
-            socks.append(s)
+    results, socks = connect_many(host, port, n)
     time.sleep(float(seconds))
     states = []
     for s in socks:

@@ -104,3 +104,17 @@ class Guest(guestnet.Guest):
         if not lines:
             raise RuntimeError(f"guestprobe {args} printed nothing: {r.stderr.decode()}")
         return [json.loads(ln) for ln in lines]
+
+
+def main(inner, ns_prefix, host_address):
+    """A guest test's entry point: INNER runs inside a private namespace
+    named NS_PREFIX + pid (re-executed with --inner); skips (TAP) without
+    what it needs."""
+    if len(sys.argv) > 1 and sys.argv[1] == "--inner":
+        inner()
+        return
+    why = requirements(("policy", "transport-ws", "stack-slirp", "tap"))
+    if why:
+        print("1..0 # SKIP " + why, flush=True)
+        return
+    sys.exit(isolated(f"{ns_prefix}{os.getpid()}", host_address, ["--inner"]))

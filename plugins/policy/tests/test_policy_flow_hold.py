@@ -29,7 +29,6 @@ import os
 import selectors
 import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -243,16 +242,5 @@ def inner():
     tap.done()
 
 
-def main():
-    if len(sys.argv) > 1 and sys.argv[1] == "--inner":
-        inner()
-        return
-    why = policyguest.requirements(("policy", "transport-ws", "stack-slirp", "tap"))
-    if why:
-        print("1..0 # SKIP " + why, flush=True)
-        return
-    sys.exit(policyguest.isolated(f"aerohold{os.getpid()}", HOST_ADDRESS, ["--inner"]))
-
-
 if __name__ == "__main__":
-    main()
+    policyguest.main(inner, "aerohold", HOST_ADDRESS)

@@ -336,16 +336,5 @@ def inner():
     tap.done()
 
 
-def main():
-    if len(sys.argv) > 1 and sys.argv[1] == "--inner":
-        inner()
-        return
-    why = policyguest.requirements(("policy", "transport-ws", "stack-slirp", "tap"))
-    if why:
-        print("1..0 # SKIP " + why, flush=True)
-        return
-    sys.exit(policyguest.isolated(f"aeropol{os.getpid()}", HOST_ADDRESS, ["--inner"]))
-
-
 if __name__ == "__main__":
-    main()
+    policyguest.main(inner, "aeropol", HOST_ADDRESS)
