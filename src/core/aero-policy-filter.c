@@ -30,7 +30,22 @@ struct _AeroPolicyFilter
   AeroFlowTable *flows;
   guint sweep_timer;
   gboolean warned_full; /* the table was full once: said in the log */
+  /* IPv4 echo requests passed and not answered yet, oldest first: a ring
+   * of their times (allocated with the first one). */
+  gint64 *echo_pending;
+  guint echo_head;
+  guint echo_count;
 };
+
+/* libslirp 4.7 opens a host ICMP socket for every IPv4 echo request to an
+ * outside address (icmp_send() in ip_icmp.c) and closes it on the reply,
+ * or 240 s later (SO_EXPIRE) when none comes: a guest pinging a silent
+ * host would hold a socket per request. At most this many requests are
+ * waiting for their reply in one session; more are dropped. (IPv6 echo
+ * requests get no socket in libslirp 4.7: it answers its own addresses
+ * only.) */
+#define ECHO_PENDING_MAX 64
+#define ECHO_PENDING_US (245 * G_USEC_PER_SEC)
 
 static void aero_policy_filter_iface_init (AeroFilterInterface *iface);
 
@@ -410,6 +425,38 @@ is_echo_request (const AeroIpPacket *pkt)
                          (pkt->protocol == AERO_IPPROTO_ICMPV6 && pkt->icmp_type == 128));
 }
 
+/* An IPv4 echo request may go on to the stack (one more socket there
+ * until its reply) unless ECHO_PENDING_MAX are waiting already. */
+static gboolean
+echo_request_fits (AeroPolicyFilter *self, gint64 now)
+{
+  while (self->echo_count > 0 && self->echo_pending[self->echo_head] + ECHO_PENDING_US <= now)
+    {
+      self->echo_head = (self->echo_head + 1) % ECHO_PENDING_MAX;
+      self->echo_count--;
+    }
+  if (self->echo_count >= ECHO_PENDING_MAX)
+    {
+      log_dropped (self, "icmp_echo_pending");
+      return FALSE;
+    }
+  if (self->echo_pending == NULL)
+    self->echo_pending = g_new (gint64, ECHO_PENDING_MAX);
+  self->echo_pending[(self->echo_head + self->echo_count) % ECHO_PENDING_MAX] = now;
+  self->echo_count++;
+  return TRUE;
+}
+
+/* An echo reply on its way to the guest: the stack let one socket go. */
+static void
+echo_answered (AeroPolicyFilter *self)
+{
+  if (self->echo_count == 0)
+    return;
+  self->echo_head = (self->echo_head + 1) % ECHO_PENDING_MAX;
+  self->echo_count--;
+}
+
 static AeroFilterVerdict
 icmp_from_guest (AeroPolicyFilter *self, const AeroIpPacket *pkt, gint64 now)
 {
@@ -422,13 +469,13 @@ icmp_from_guest (AeroPolicyFilter *self, const AeroIpPacket *pkt, gint64 now)
   key_from_packet (pkt, TRUE, &key);
   entry = aero_flow_table_lookup (self->flows, &key);
   if (entry)
-    {
-      aero_flow_table_touch (self->flows, entry, now);
-      return AERO_FILTER_PASS;
-    }
-  if (!room_for_flow (self) || !flow_allowed (self, pkt, &flow))
+    aero_flow_table_touch (self->flows, entry, now);
+  else if (!room_for_flow (self) || !flow_allowed (self, pkt, &flow))
     return AERO_FILTER_DROP;
-  add_flow (self, &key, &flow, AERO_FLOW_STATE_OPEN, TRUE, now);
+  else
+    add_flow (self, &key, &flow, AERO_FLOW_STATE_OPEN, TRUE, now);
+  if (pkt->protocol == AERO_IPPROTO_ICMP && !echo_request_fits (self, now))
+    return AERO_FILTER_DROP;
   return AERO_FILTER_PASS;
 }
 
@@ -565,6 +612,10 @@ policy_filter_to_guest (AeroFilter *filter, GBytes *frame)
           return dns_answer (self, &pkt);
         }
       return AERO_FILTER_PASS;
+    case AERO_IPPROTO_ICMP:
+      if (pkt.has_l4 && pkt.icmp_type == 0)
+        echo_answered (self);
+      return AERO_FILTER_PASS;
     default:
       return AERO_FILTER_PASS;
     }
@@ -587,6 +638,8 @@ aero_policy_filter_dispose (GObject *object)
   g_clear_handle_id (&self->sweep_timer, g_source_remove);
   /* Flows still open are not reported: session_closed drops them all. */
   g_clear_pointer (&self->flows, aero_flow_table_free);
+  g_clear_pointer (&self->echo_pending, g_free);
+  self->echo_count = 0;
   if (self->policy)
     {
       AeroPolicyInterface *iface = AERO_POLICY_GET_IFACE (self->policy);

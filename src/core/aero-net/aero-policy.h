@@ -276,7 +276,9 @@ void aero_policy_get_options (AeroPolicy *self, AeroPolicyOptions *options);
  *     until idle, on the clock of the guest's address and port (any
  *     datagram through them, either way, from any remote; 15 s once a
  *     lookup the guest sent to port 53 is answered, as libslirp then
- *     closes the socket after 10 s); ICMP echo until idle. When the table is full, closed and ICMP entries
+ *     closes the socket after 10 s); ICMP echo until idle. At most 64
+ *     IPv4 echo requests of a session wait for their reply at once (245 s
+ *     at most): libslirp holds a host socket for each; more are dropped. When the table is full, closed and ICMP entries
  *     are evicted least recently used first; open TCP and UDP flows the
  *     policy allowed never are (their count is what its limits are
  *     about): a new flow is then refused (TCP with a reset) and a warning
