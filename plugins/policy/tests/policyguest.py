@@ -14,10 +14,13 @@ in `close()` and by the `isolated()` runner's finally block.
 """
 import json
 import os
+import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 
 import aerotest
 import guestnet
@@ -118,3 +121,55 @@ def main(inner, ns_prefix, host_address):
         print("1..0 # SKIP " + why, flush=True)
         return
     sys.exit(isolated(f"{ns_prefix}{os.getpid()}", host_address, ["--inner"]))
+
+
+class HoldServer:
+    """Accepts TCP connections on 127.0.0.1 and keeps them open until the
+    other end closes them; counts how many are open, the most at once, and
+    how many closed."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.open = 0
+        self.most = 0
+        self.closed = 0
+        self.running = True
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        sel = selectors.DefaultSelector()
+        sel.register(self.sock, selectors.EVENT_READ)
+        while self.running:
+            for key, _ in sel.select(timeout=0.2):
+                if key.fileobj is self.sock:
+                    try:
+                        c, _ = self.sock.accept()
+                    except OSError:
+                        continue
+                    sel.register(c, selectors.EVENT_READ)
+                    self.open += 1
+                    self.most = max(self.most, self.open)
+                    continue
+                try:
+                    data = key.fileobj.recv(4096)
+                except OSError:
+                    data = b""
+                if not data:  # the guest closed: close our side too
+                    sel.unregister(key.fileobj)
+                    key.fileobj.close()
+                    self.open -= 1
+                    self.closed += 1
+        for key in list(sel.get_map().values()):
+            if key.fileobj is not self.sock:
+                key.fileobj.close()
+        sel.close()
+
+    def close(self):
+        self.running = False
+        self.thread.join(timeout=2)
+        self.sock.close()

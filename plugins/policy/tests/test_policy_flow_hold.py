@@ -26,7 +26,6 @@ Runs about 30 s.
 """
 import json
 import os
-import selectors
 import socket
 import subprocess
 import threading
@@ -69,55 +68,6 @@ class UdpRecorder:
         self.running = False
         self.thread.join(timeout=2)
         self.sock.close()
-
-
-class CountingHold:
-    """Accepts TCP connections and keeps them open until the other end
-    closes them; counts how many are open, and the most at once."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.open = 0
-        self.most = 0
-        self.closed = 0
-        self.running = True
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
-
-    def loop(self):
-        sel = selectors.DefaultSelector()
-        sel.register(self.sock, selectors.EVENT_READ)
-        while self.running:
-            for key, _ in sel.select(timeout=0.2):
-                if key.fileobj is self.sock:
-                    try:
-                        c, _ = self.sock.accept()
-                    except OSError:
-                        continue
-                    sel.register(c, selectors.EVENT_READ)
-                    self.open += 1
-                    self.most = max(self.most, self.open)
-                    continue
-                try:
-                    data = key.fileobj.recv(4096)
-                except OSError:
-                    data = b""
-                if not data:
-                    sel.unregister(key.fileobj)
-                    key.fileobj.close()
-                    self.open -= 1
-                    self.closed += 1
-        for key in list(sel.get_map().values()):
-            key.fileobj.close()
-        sel.close()
-
-    def close(self):
-        self.running = False
-        self.thread.join(timeout=2)
 
 
 def active(server, protocol):
@@ -207,7 +157,7 @@ def inner():
     with aerotest.TempDir("policy-hold-") as tmp:
         try:
             udp = UdpRecorder()
-            hold = CountingHold()
+            hold = policyguest.HoldServer()
             server_http = aerotest.free_port()
             groups = [
                 ("core", {"shutdown-timeout": "2s"}),

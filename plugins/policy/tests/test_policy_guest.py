@@ -22,9 +22,7 @@ Needs root, /dev/net/tun, ip and busybox: skips (TAP `1..0 # SKIP`) without.
 """
 import http.server
 import os
-import selectors
 import signal
-import socket
 import socketserver
 import sys
 import threading
@@ -47,54 +45,6 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 class ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-
-
-class HoldServer:
-    """Accepts TCP connections and keeps them open until closed."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.conns = []
-        self.running = True
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
-
-    def loop(self):
-        sel = selectors.DefaultSelector()
-        sel.register(self.sock, selectors.EVENT_READ)
-        while self.running:
-            for key, _ in sel.select(timeout=0.2):
-                if key.fileobj is self.sock:
-                    try:
-                        c, _ = self.sock.accept()
-                    except OSError:
-                        continue
-                    self.conns.append(c)
-                    sel.register(c, selectors.EVENT_READ)
-                    continue
-                try:
-                    data = key.fileobj.recv(4096)
-                except OSError:
-                    data = b""
-                if not data:  # the guest closed: close our side too
-                    sel.unregister(key.fileobj)
-                    key.fileobj.close()
-        sel.close()
-
-    def close(self):
-        self.running = False
-        self.thread.join(timeout=2)
-        for c in self.conns:
-            try:
-                c.close()
-            except OSError:
-                pass
-        self.sock.close()
 
 
 def policy(**keys):
@@ -293,7 +243,7 @@ def inner():
             handler = lambda *a, **kw: Handler(*a, directory=www, **kw)  # noqa: E731
             httpd = ThreadingServer(("127.0.0.1", http_port), handler)
             threading.Thread(target=httpd.serve_forever, daemon=True).start()
-            hold = HoldServer()
+            hold = policyguest.HoldServer()
 
             server_http = aerotest.free_port()
             groups = [
