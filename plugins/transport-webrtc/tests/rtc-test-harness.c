@@ -186,8 +186,8 @@ test_daemon_metric (TestDaemon *d, const char *series)
   return -1;
 }
 
-gboolean
-test_daemon_wait_metric (TestDaemon *d, const char *series, double value, guint timeout_s)
+static gboolean
+wait_metric (TestDaemon *d, const char *series, double value, guint timeout_s, gboolean spin)
 {
   gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
   double last = -1;
@@ -197,10 +197,29 @@ test_daemon_wait_metric (TestDaemon *d, const char *series, double value, guint 
       last = test_daemon_metric (d, series);
       if (last == value)
         return TRUE;
-      g_usleep (50 * 1000);
+      if (!spin)
+        g_usleep (50 * 1000);
+      else
+        for (guint i = 0; i < 10; i++)
+          g_main_context_iteration (NULL, FALSE) || (g_usleep (5000), TRUE);
     }
   g_printerr ("%s is %g, expected %g\n", series, last, value);
   return FALSE;
+}
+
+gboolean
+test_daemon_wait_metric (TestDaemon *d, const char *series, double value, guint timeout_s)
+{
+  return wait_metric (d, series, value, timeout_s, FALSE);
+}
+
+/* The same, iterating the test's main context meanwhile (so that its
+ * WebSockets answer the daemon's close frames). */
+gboolean
+test_daemon_wait_metric_spinning (TestDaemon *d, const char *series, double value,
+                                  guint timeout_s)
+{
+  return wait_metric (d, series, value, timeout_s, TRUE);
 }
 
 /* ---- the webrtcbin client ------------------------------------------------------- */

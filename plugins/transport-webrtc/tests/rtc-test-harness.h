@@ -30,6 +30,8 @@ void test_daemon_stop (TestDaemon *d);
 char *test_daemon_log (TestDaemon *d);
 double test_daemon_metric (TestDaemon *d, const char *series);
 gboolean test_daemon_wait_metric (TestDaemon *d, const char *series, double value, guint timeout_s);
+gboolean test_daemon_wait_metric_spinning (TestDaemon *d, const char *series, double value,
+                                           guint timeout_s);
 guint test_http (TestDaemon *d, const char *method, const char *path, const char *content_type,
                  const char *body, char **response, SoupMessageHeaders **headers);
 

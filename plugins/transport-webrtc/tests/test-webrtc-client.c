@@ -491,26 +491,6 @@ test_trickle (void)
   test_daemon_stop (d);
 }
 
-/* Like test_daemon_wait_metric(), iterating the test's main context
- * meanwhile (so that its WebSockets answer the daemon's close frames). */
-static gboolean
-wait_metric_spinning (TestDaemon *d, const char *series, double value, guint timeout_s)
-{
-  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
-  double last = -1;
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      last = test_daemon_metric (d, series);
-      if (last == value)
-        return TRUE;
-      for (guint i = 0; i < 10; i++)
-        g_main_context_iteration (NULL, FALSE) || (g_usleep (5000), TRUE);
-    }
-  g_printerr ("%s is %g, expected %g\n", series, last, value);
-  return FALSE;
-}
-
 static void
 on_ws_closed (SoupWebsocketConnection *ws, gpointer user_data)
 {
@@ -566,7 +546,8 @@ test_max_peers_signalling (void)
    * and peer share one place: one silent socket more fills max-peers. */
   signal_close (a);
   signal_close (b);
-  g_assert_true (wait_metric_spinning (d, M ("signal_sockets_active"), 0, TEST_TIMEOUT_S));
+  g_assert_true (test_daemon_wait_metric_spinning (d, M ("signal_sockets_active"),
+                                                   0, TEST_TIMEOUT_S));
   s.client = test_client_new ();
   s.ws = signal_open (d, session, &status);
   g_assert_nonnull (s.ws);
@@ -580,9 +561,10 @@ test_max_peers_signalling (void)
   g_assert_cmpuint (status, ==, 429);
 
   /* The silent socket is closed at connect-timeout, which frees its place. */
-  g_assert_true (wait_metric_spinning (d, M ("signal_offer_timeouts_total"), 1,
-                                       2 * TEST_TIMEOUT_S));
-  g_assert_true (wait_metric_spinning (d, M ("signal_sockets_active"), 1, TEST_TIMEOUT_S));
+  g_assert_true (test_daemon_wait_metric_spinning (d, M ("signal_offer_timeouts_total"), 1,
+                                                   2 * TEST_TIMEOUT_S));
+  g_assert_true (test_daemon_wait_metric_spinning (d, M ("signal_sockets_active"),
+                                                   1, TEST_TIMEOUT_S));
   g_object_unref (e);
   f = signal_open (d, session, &status);
   g_assert_nonnull (f);
@@ -594,7 +576,8 @@ test_max_peers_signalling (void)
   soup_websocket_connection_close (s.ws, 1000, NULL);
   g_assert_true (spin_until (&s.closed, TEST_TIMEOUT_S));
   g_clear_object (&s.ws);
-  g_assert_true (wait_metric_spinning (d, M ("signal_sockets_active"), 0, TEST_TIMEOUT_S));
+  g_assert_true (test_daemon_wait_metric_spinning (d, M ("signal_sockets_active"),
+                                                   0, TEST_TIMEOUT_S));
   ping_pong (s.client, dc);
   test_client_channel (half, "l2", TRUE, -1, -1);
   {
@@ -619,8 +602,9 @@ test_max_peers_signalling (void)
   g_assert_cmpfloat (test_daemon_metric (d, M ("peers_active")), ==, 2);
   g_assert_null (signal_open (d, session, &status));
   g_assert_cmpuint (status, ==, 429);
-  g_assert_true (wait_metric_spinning (d, M ("connect_timeouts_total"), 1, 2 * TEST_TIMEOUT_S));
-  g_assert_true (wait_metric_spinning (d, M ("peers_active"), 1, TEST_TIMEOUT_S));
+  g_assert_true (test_daemon_wait_metric_spinning (d, M ("connect_timeouts_total"),
+                                                   1, 2 * TEST_TIMEOUT_S));
+  g_assert_true (test_daemon_wait_metric_spinning (d, M ("peers_active"), 1, TEST_TIMEOUT_S));
   f = signal_open (d, session, &status);
   g_assert_nonnull (f);
   signal_close (f);
