@@ -464,30 +464,39 @@ test_client_set_answer (TestClient *c, const char *sdp)
   return ok;
 }
 
-/* POSTs a gathered offer; on 200 sets the answer. Returns the status. */
+/* POSTs {"type": "offer", "sdp": SDP} to /webrtc/offer; returns the
+ * status, and the response body in REPLY when not NULL. */
 guint
-test_client_post_offer (TestClient *c, TestDaemon *d, char **answer_sdp)
+test_post_offer_sdp (TestDaemon *d, const char *sdp, char **reply)
 {
-  g_autofree char *offer = test_client_offer (c, TRUE);
   g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autoptr (JsonGenerator) gen = json_generator_new ();
   g_autoptr (JsonNode) root = NULL;
-  g_autoptr (JsonParser) parser = json_parser_new ();
   g_autofree char *body = NULL;
-  g_autofree char *reply = NULL;
-  const char *sdp;
-  guint status;
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "type");
   json_builder_add_string_value (b, "offer");
   json_builder_set_member_name (b, "sdp");
-  json_builder_add_string_value (b, offer);
+  json_builder_add_string_value (b, sdp);
   json_builder_end_object (b);
   root = json_builder_get_root (b);
   json_generator_set_root (gen, root);
   body = json_generator_to_data (gen, NULL);
-  status = test_http (d, "POST", "/webrtc/offer", "application/json", body, &reply, NULL);
+  return test_http (d, "POST", "/webrtc/offer", "application/json", body, reply, NULL);
+}
+
+/* POSTs a gathered offer; on 200 sets the answer. Returns the status. */
+guint
+test_client_post_offer (TestClient *c, TestDaemon *d, char **answer_sdp)
+{
+  g_autofree char *offer = test_client_offer (c, TRUE);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree char *reply = NULL;
+  const char *sdp;
+  guint status;
+
+  status = test_post_offer_sdp (d, offer, &reply);
   if (status != 200)
     return status;
   g_assert_true (json_parser_load_from_data (parser, reply, -1, NULL));

@@ -32,6 +32,7 @@ double test_daemon_metric (TestDaemon *d, const char *series);
 gboolean test_daemon_wait_metric (TestDaemon *d, const char *series, double value, guint timeout_s);
 gboolean test_daemon_wait_metric_spinning (TestDaemon *d, const char *series, double value,
                                            guint timeout_s);
+guint test_post_offer_sdp (TestDaemon *d, const char *sdp, char **reply);
 guint test_http (TestDaemon *d, const char *method, const char *path, const char *content_type,
                  const char *body, char **response, SoupMessageHeaders **headers);
 

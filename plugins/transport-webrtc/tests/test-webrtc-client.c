@@ -164,24 +164,10 @@ test_connect_timeout (void)
   TestDaemon *d = test_daemon_start ("connect-timeout = 1s\n", NULL);
   TestClient *c = test_client_new ();
   g_autofree char *offer = NULL;
-  g_autofree char *body = NULL;
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = NULL;
 
   test_client_channel (c, "l2", TRUE, -1, -1);
   offer = test_client_offer (c, TRUE);
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "offer");
-  json_builder_set_member_name (b, "sdp");
-  json_builder_add_string_value (b, offer);
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  body = json_generator_to_data (gen, NULL);
-  g_assert_cmpuint (test_http (d, "POST", "/webrtc/offer", "application/json", body, NULL, NULL),
-                    ==, 200);
+  g_assert_cmpuint (test_post_offer_sdp (d, offer, NULL), ==, 200);
   g_assert_cmpfloat (test_daemon_metric (d, M ("peers_active")), ==, 1);
   g_assert_true (test_daemon_wait_metric (d, M ("connect_timeouts_total"), 1, TEST_TIMEOUT_S));
   g_assert_true (test_daemon_wait_metric (d, M ("peers_active"), 0, TEST_TIMEOUT_S));
@@ -582,22 +568,8 @@ test_max_peers_signalling (void)
   test_client_channel (half, "l2", TRUE, -1, -1);
   {
     g_autofree char *offer = test_client_offer (half, TRUE);
-    g_autoptr (JsonBuilder) jb = json_builder_new ();
-    g_autoptr (JsonGenerator) gen = json_generator_new ();
-    g_autoptr (JsonNode) root = NULL;
-    g_autofree char *body = NULL;
 
-    json_builder_begin_object (jb);
-    json_builder_set_member_name (jb, "type");
-    json_builder_add_string_value (jb, "offer");
-    json_builder_set_member_name (jb, "sdp");
-    json_builder_add_string_value (jb, offer);
-    json_builder_end_object (jb);
-    root = json_builder_get_root (jb);
-    json_generator_set_root (gen, root);
-    body = json_generator_to_data (gen, NULL);
-    g_assert_cmpuint (test_http (d, "POST", "/webrtc/offer", "application/json", body, NULL,
-                                 NULL), ==, 200);
+    g_assert_cmpuint (test_post_offer_sdp (d, offer, NULL), ==, 200);
   }
   g_assert_cmpfloat (test_daemon_metric (d, M ("peers_active")), ==, 2);
   g_assert_null (signal_open (d, session, &status));

@@ -227,26 +227,6 @@ test_ping_flood_without_reading (void)
   test_daemon_stop (d);
 }
 
-static guint
-post_sdp (TestDaemon *d, const char *sdp)
-{
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = NULL;
-  g_autofree char *body = NULL;
-
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "offer");
-  json_builder_set_member_name (b, "sdp");
-  json_builder_add_string_value (b, sdp);
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  body = json_generator_to_data (gen, NULL);
-  return test_http (d, "POST", "/webrtc/offer", "application/json", body, NULL, NULL);
-}
-
 /* Offers a browser could never make but a script can: the application
  * section twice, and hundreds of extra m-lines. Each gets an answer or a
  * refusal (400, or 500 when webrtcbin gives up), and no peer outlives
@@ -268,14 +248,14 @@ test_sdp_odd_offers (void)
   g_assert_nonnull (m);
   twice = g_string_new (offer);
   g_string_append (twice, m);
-  st = post_sdp (d, twice->str);
+  st = test_post_offer_sdp (d, twice->str, NULL);
   g_test_message ("two application sections: %u", st);
   g_assert_true (st == 200 || st == 400 || st == 500);
   many = g_string_new (offer);
   for (guint i = 0; many->len < 45000; i++)
     g_string_append_printf (many, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
                             "a=mid:x%u\r\na=rtpmap:111 OPUS/48000/2\r\na=recvonly\r\n", i);
-  st = post_sdp (d, many->str);
+  st = test_post_offer_sdp (d, many->str, NULL);
   g_test_message ("many m-lines: %u", st);
   g_assert_true (st == 200 || st == 400 || st == 500);
   g_assert_cmpuint (test_http (d, "GET", "/readyz", NULL, NULL, NULL, NULL), ==, 200);
