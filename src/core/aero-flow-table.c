@@ -49,15 +49,21 @@ struct _AeroFlowTable
   GHashTable *endpoints; /* AeroFlowEndpoint* → itself; owns them */
 };
 
+/* FNV-1a over LEN bytes: the keys are plain bytes, padding zeroed. */
+static guint
+bytes_hash (const guint8 *b, gsize len)
+{
+  guint32 h = 2166136261u;
+
+  for (gsize i = 0; i < len; i++)
+    h = (h ^ b[i]) * 16777619u;
+  return h;
+}
+
 static guint
 key_hash (gconstpointer p)
 {
-  const guint8 *b = p;
-  guint32 h = 2166136261u;
-
-  for (gsize i = 0; i < sizeof (AeroFlowKey); i++)
-    h = (h ^ b[i]) * 16777619u;
-  return h;
+  return bytes_hash (p, sizeof (AeroFlowKey));
 }
 
 static gboolean
@@ -69,12 +75,7 @@ key_equal (gconstpointer a, gconstpointer b)
 static guint
 endpoint_hash (gconstpointer p)
 {
-  const guint8 *b = p;
-  guint32 h = 2166136261u;
-
-  for (gsize i = 0; i < ENDPOINT_KEY_LEN; i++)
-    h = (h ^ b[i]) * 16777619u;
-  return h;
+  return bytes_hash (p, ENDPOINT_KEY_LEN);
 }
 
 static gboolean
