@@ -238,11 +238,19 @@ def http_status(port, path):
 
 
 def machine_cpu():
-    """(busy, total) jiffies of all CPUs from /proc/stat."""
+    """(busy, total, steal) jiffies of all CPUs from /proc/stat. Busy
+    includes steal: time the hypervisor gave to other guests while this
+    one had work, which is what makes runs on a shared VM noisy."""
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
     idle = v[3] + (v[4] if len(v) > 4 else 0)
-    return sum(v) - idle, sum(v)
+    steal = v[7] if len(v) > 7 else 0
+    return sum(v) - idle, sum(v), steal
+
+
+def steal_pct(m0, m1):
+    """Steal as a share of all CPU time between two machine_cpu() readings."""
+    return round(100 * (m1[2] - m0[2]) / max(1, m1[1] - m0[1]), 1)
 
 
 def cpu_seconds(pid):
@@ -582,7 +590,8 @@ def iperf_once(path, direction, streams, duration):
                                 for k, v in cpu.items()},
                "cpu_pct_of_core": {k: round(100 * v / wall, 1) for k, v in cpu.items()},
                # every process of the machine (iperf3 and the guest's kernel work included)
-               "machine_busy_pct": round(100 * (m1[0] - m0[0]) / max(1, m1[1] - m0[1]), 1)}
+               "machine_busy_pct": round(100 * (m1[0] - m0[0]) / max(1, m1[1] - m0[1]), 1),
+               "steal_pct": steal_pct(m0, m1)}
         return res
     finally:
         try:
@@ -657,7 +666,7 @@ def throughput_bench(work, results, args, size_class):
                         log(f"  failed: {e}")
                         results["errors"].append(f"{size_class} {name} {direction} x{streams}: {e}")
                         continue
-                    log(f"  {r['gbps']:.2f} Gbit/s cpu {r['cpu_pct_of_core']}")
+                    log(f"  {r['gbps']:.2f} Gbit/s cpu {r['cpu_pct_of_core']} steal {r['steal_pct']} %")
                     runs.setdefault((name, direction, streams), []).append(r)
         for (name, direction, streams), rs in runs.items():
             entry = {"size_class": size_class, "path": name, "direction": direction,
@@ -670,6 +679,7 @@ def throughput_bench(work, results, args, size_class):
             entry["cpu_pct_of_core"] = {k: median([r["cpu_pct_of_core"].get(k) for r in rs])
                                         for k in roles}
             entry["machine_busy_pct"] = median([r["machine_busy_pct"] for r in rs])
+            entry["steal_pct_runs"] = [r["steal_pct"] for r in rs]
             if name == "aero":
                 entry["frame_payload"] = frame
             if name == "aero-tso":
@@ -903,6 +913,7 @@ def setup_bench(work, results, args):
                 d = scale_server(work, f"aero-setup-{count}-{conc}")
                 port, server_pid = d.http_port, d.pid
             cpu0 = cpu_seconds_fine(server_pid)
+            m0 = machine_cpu()
             ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             client = run_wsdhcp(port, count, conc, budget, hold=False)
             ready = read_json_line(client, budget + 30)
@@ -918,12 +929,13 @@ def setup_bench(work, results, args):
                      "first_failure": ready.get("first_failure"),
                      "server_cpu_ms_per_setup": round(server_cpu * 1000 / count, 3),
                      "client_cpu_ms_per_setup": round(client_cpu * 1000 / count, 3),
-                     "listen_backlog": listen_backlog(port)}
+                     "listen_backlog": listen_backlog(port),
+                     "steal_pct": steal_pct(m0, machine_cpu())}
             results["setup"].append(entry)
             s = ready["setup_ms"] or {}
             log(f"  opened {ready['opened']}/{count}: p50 {s.get('p50')} ms p99 {s.get('p99')} ms; "
                 f"CPU/set-up server {entry['server_cpu_ms_per_setup']} ms, "
-                f"wsdhcp {entry['client_cpu_ms_per_setup']} ms")
+                f"wsdhcp {entry['client_cpu_ms_per_setup']} ms, steal {entry['steal_pct']} %")
         except (BenchError, subprocess.SubprocessError, OSError, ValueError, KeyError) as e:
             results["errors"].append(f"set-up '{label}' ({server_kind}): {e}")
             log(f"  failed: {e}")
@@ -1326,14 +1338,15 @@ def report(results):
                      fmt(s.get("p50")), fmt(s.get("p99")), fmt(s.get("max")), fmt(u.get("p99")),
                      fmt(le.get("p50")), fmt(le.get("p99")),
                      fmt(e["rate_per_s"], ".0f"), fmt(e.get("server_cpu_ms_per_setup"), ".3f"),
-                     fmt(e.get("client_cpu_ms_per_setup"), ".3f"), str(e.get("listen_backlog"))])
+                     fmt(e.get("client_cpu_ms_per_setup"), ".3f"), str(e.get("listen_backlog")),
+                     fmt(e.get("steal_pct"), ".1f")])
     if rows:
         out += ["5b. Session set-up: connect + WebSocket upgrade -> DHCPACK (ms); "
                 "upgrade = connect -> 101, lease = 101 -> DHCPACK; floor = wsfloor, the least "
                 "a server can do; CPU ms per set-up of the server and of wsdhcp",
                 table(rows, ["server", "scenario", "ok", "p50", "p99", "max", "upgrade p99",
                              "lease p50", "lease p99", "per s", "srv CPU", "gen CPU",
-                             "backlog"]), ""]
+                             "backlog", "steal %"]), ""]
 
     rows = []
     for k, v in sorted(results.get("idle_memory_kib", {}).items()):
@@ -1502,7 +1515,7 @@ def main():
                               "build_dir": os.path.relpath(BUILD, TOP),
                               "note": args.note},
                "paths": {}, "throughput": [], "latency": [], "scale": [], "setup": [],
-               "errors": []}
+               "steal_pct": {}, "errors": []}
     stamp = started.strftime("%Y-%m-%dT%H%M%SZ") + ("-quick" if q else "")
     work = tempfile.mkdtemp(prefix="aero-bench-")
     REG.add_dir(work)
@@ -1516,11 +1529,14 @@ def main():
                          ("profile", lambda: profile_bench(work, results, args, stamp))):
             if name not in only:
                 continue
+            m0 = machine_cpu()
             try:
                 fn()
             except (BenchError, subprocess.SubprocessError, OSError) as e:
                 log(f"{name} failed: {e}")
                 results["errors"].append(f"{name}: {e}")
+            finally:
+                results["steal_pct"][name] = steal_pct(m0, machine_cpu())
     except KeyboardInterrupt as e:
         results["errors"].append(f"interrupted: {e}")
         status = 130
@@ -1542,7 +1558,9 @@ def main():
           f"load {' '.join(m['loadavg_at_start'])} -> {' '.join(m['loadavg_at_end'])}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
     print(f"conditions: iperf3 {args.duration} s x {args.reps} (median), "
-          f"{args.rr_count} round trips, scale N={args.scale}\n")
+          f"{args.rr_count} round trips, scale N={args.scale}")
+    print("steal (CPU time the hypervisor gave to other guests, % of all CPU time): " +
+          (", ".join(f"{k} {v:.1f} %" for k, v in results["steal_pct"].items()) or "-") + "\n")
     print(report(results))
     print(f"JSON: {out}")
     return status
