@@ -25,6 +25,65 @@
  * context only. */
 static GHashTable *lingering;
 
+/* Every DataChannel a webrtcbin has announced, held until its pipeline is
+ * finalized (so after it reached NULL: no streaming thread is left).
+ * webrtcbin 1.22.0 drops its own reference when a channel turns closed,
+ * yet the channel's appsrc, appsink and SCTP signal handlers stay in the
+ * running webrtcbin with plain pointers to it; were ours the last
+ * reference, a streaming thread could use the freed channel (seen as
+ * criticals from g_object_notify and gst_object_unref on close while
+ * sending). Shared by the pipeline (qdata) and the on-data-channel
+ * handler, which runs on webrtcbin's thread. */
+typedef struct {
+  GMutex lock;
+  GPtrArray *channels;          /* GstWebRTCDataChannel*, owned */
+} ChannelKeep;
+
+static void
+channel_keep_clear (gpointer data)
+{
+  ChannelKeep *keep = data;
+
+  g_ptr_array_unref (keep->channels);
+  g_mutex_clear (&keep->lock);
+}
+
+static void
+channel_keep_release (gpointer data)
+{
+  g_atomic_rc_box_release_full (data, channel_keep_clear);
+}
+
+static void
+channel_keep_closure_notify (gpointer data, GClosure *closure)
+{
+  channel_keep_release (data);
+}
+
+/* webrtcbin's thread. */
+static void
+on_data_channel_keep (GstElement *webrtc, GstWebRTCDataChannel *channel, gpointer user_data)
+{
+  ChannelKeep *keep = user_data;
+
+  g_mutex_lock (&keep->lock);
+  g_ptr_array_add (keep->channels, gst_object_ref (channel));
+  g_mutex_unlock (&keep->lock);
+}
+
+/* Makes @pipeline keep the DataChannels of @webrtc (see ChannelKeep). */
+static void
+pipeline_keep_channels (GstElement *pipeline, GstElement *webrtc)
+{
+  ChannelKeep *keep = g_atomic_rc_box_new0 (ChannelKeep);
+
+  g_mutex_init (&keep->lock);
+  keep->channels = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_object_unref);
+  g_object_set_data_full (G_OBJECT (pipeline), "rtc-peer-channels", keep, channel_keep_release);
+  g_signal_connect_data (webrtc, "on-data-channel", G_CALLBACK (on_data_channel_keep),
+                         g_atomic_rc_box_acquire (keep), channel_keep_closure_notify, 0);
+}
+
 struct _RtcPeer
 {
   GObject parent_instance;
@@ -843,6 +902,8 @@ rtc_peer_start (RtcPeer *self, GError **error)
       return FALSE;
     }
   gst_bin_add (GST_BIN (self->pipeline), self->webrtc);
+  /* Before our own on-data-channel handler: the channel is held first. */
+  pipeline_keep_channels (self->pipeline, self->webrtc);
   g_object_set (self->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, NULL);
   if (self->config->stun_server)
     g_object_set (self->webrtc, "stun-server", self->config->stun_server, NULL);

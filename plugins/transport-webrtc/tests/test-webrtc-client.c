@@ -264,6 +264,58 @@ test_teardown (void)
   test_daemon_stop (d);
 }
 
+/* Close while sending, many times over in one daemon: each round a client
+ * sends PINGs (each answered with a PONG) and DHCP discovers, then closes
+ * its channel with its messages and the daemon's answers in flight. Once
+ * such a channel is closed, webrtcbin 1.22.0 drops its own reference to it
+ * while the peer's pipeline still runs (it lingers); the daemon keeps the
+ * channel until that pipeline has stopped. A use of a freed channel shows
+ * as a GLib critical or a sanitizer report in the daemon's log, which
+ * test_daemon_stop() fails on. The race is timing-dependent: this makes it
+ * likelier than /webrtc/teardown does, it cannot force it. */
+#define CLOSE_ROUNDS 12
+#define CLOSE_MESSAGES 600
+
+static void
+test_teardown_close_while_sending (void)
+{
+  TestDaemon *d = test_daemon_start ("idle-timeout = 5s\n", NULL);
+  GstWebRTCDataChannel *dc;
+  TestClient *c;
+
+  for (guint round = 0; round < CLOSE_ROUNDS; round++)
+    {
+      c = test_client_new ();
+      dc = connect_l2 (c, d, round % 2 == 0, NULL);
+      for (guint i = 0; i < CLOSE_MESSAGES; i++)
+        {
+          g_autoptr (GBytes) discover = test_frame_dhcp_discover (i);
+          gboolean ping = i % 3 != 0;
+          g_autoptr (GBytes) m = test_tunnel (ping ? 0x01 : 0x00, g_bytes_get_data (discover, NULL),
+                                              ping ? 8 : g_bytes_get_size (discover));
+
+          test_client_send (c, dc, m);
+        }
+      gst_webrtc_data_channel_close (dc);
+      g_assert_true (test_daemon_wait_metric (d, "aero_sessions_active", 0, TEST_TIMEOUT_S));
+      g_assert_true (test_daemon_wait_metric (d, M ("peers_active"), 0, TEST_TIMEOUT_S));
+      /* The client goes once the daemon's side is quiet (its close seen,
+       * or its webrtcbin done lingering, 500 ms): the client's own sctpdec
+       * (1.22.0) aborts on data that arrives while its association shuts
+       * down. Whether the close reaches the client first is timing. */
+      test_client_wait_closed (c, dc, 1);
+      test_client_free (c);
+    }
+  g_assert_cmpfloat (test_daemon_metric (d, M ("peers_created_total")), ==, CLOSE_ROUNDS);
+
+  /* Still serving. */
+  c = test_client_new ();
+  dc = connect_l2 (c, d, TRUE, NULL);
+  ping_pong (c, dc);
+  test_client_free (c);
+  test_daemon_stop (d);
+}
+
 /* ---- trickle signalling over the WebSocket -------------------------------------- */
 
 typedef struct {
@@ -839,6 +891,7 @@ main (int argc, char **argv)
   g_test_add_func ("/webrtc/connect-timeout", test_connect_timeout);
   g_test_add_func ("/webrtc/max-peers", test_max_peers);
   g_test_add_func ("/webrtc/teardown", test_teardown);
+  g_test_add_func ("/webrtc/teardown-close-while-sending", test_teardown_close_while_sending);
   g_test_add_func ("/webrtc/trickle-signalling", test_trickle);
   g_test_add_func ("/webrtc/max-peers-signalling", test_max_peers_signalling);
   g_test_add_data_func ("/webrtc/udp-relay-restricted", GINT_TO_POINTER (FALSE), test_udp_relay);
