@@ -18,6 +18,7 @@ static const char *const peer_end_names[RTC_PEER_END_N_REASONS] = {
   [RTC_PEER_END_SIGNALLING_GONE] = "signalling_gone",
   [RTC_PEER_END_NEGOTIATION] = "negotiation_failed",
   [RTC_PEER_END_STOPPED] = "stopped",
+  [RTC_PEER_END_TOO_MANY_CHANNELS] = "too_many_channels",
 };
 
 static const char *const channel_refuse_names[RTC_CHANNEL_REFUSE_N_REASONS] = {
@@ -27,6 +28,7 @@ static const char *const channel_refuse_names[RTC_CHANNEL_REFUSE_N_REASONS] = {
   [RTC_CHANNEL_REFUSE_UDP_OFF] = "udp_relay_off",
   [RTC_CHANNEL_REFUSE_NO_POLICY] = "no_policy",
   [RTC_CHANNEL_REFUSE_SESSION] = "session_refused",
+  [RTC_CHANNEL_REFUSE_TOO_MANY] = "too_many",
 };
 
 static const char *const rx_drop_names[RTC_RX_DROP_N_REASONS] = {

@@ -20,6 +20,11 @@
  * its DataChannels reaches the client (it would otherwise only notice
  * when ICE consent fails, tens of seconds later). */
 #define LINGER_MS 500
+/* DataChannels one peer connection may announce: a client needs two (l2,
+ * udp). Each one stays held until the pipeline has stopped (ChannelKeep),
+ * so a client that kept opening channels would grow the daemon; past this
+ * the peer connection is closed and its webrtcbin stopped at once. */
+#define MAX_CHANNELS 8
 
 /* Pipelines of closed peers, lingering: GstElement* → timeout id. Main
  * context only. */
@@ -118,6 +123,7 @@ struct _RtcPeer
   RtcL2Channel *l2;
   RtcUdpRelay *udp;
   gboolean had_channel;
+  guint channels;               /* DataChannels announced (MAX_CHANNELS) */
   gboolean counted;             /* started: counted in peers_active */
   gboolean closed;
 };
@@ -648,6 +654,17 @@ on_data_channel (RtcPeer *self, gpointer data)
   RtcDataChannel *dc = data;
   const char *label = rtc_data_channel_get_label (dc);
 
+  if (self->closed)
+    return;
+  if (++self->channels > MAX_CHANNELS)
+    {
+      g_autofree char *why = g_strdup_printf ("more than %d DataChannels on one peer connection",
+                                              MAX_CHANNELS);
+
+      peer_refuse_channel (self, dc, RTC_CHANNEL_REFUSE_TOO_MANY, why);
+      rtc_peer_close (self, RTC_PEER_END_TOO_MANY_CHANNELS, why);
+      return;
+    }
   if (strcmp (label, "l2") == 0)
     peer_accept_l2 (self, dc);
   else if (strcmp (label, "udp") == 0)
@@ -1057,9 +1074,11 @@ rtc_peer_close (RtcPeer *self, RtcPeerEndReason reason, const char *detail)
   if (self->pipeline)
     {
       /* Nothing calls back into the peer from here on. While the transport
-       * runs, webrtcbin lingers a little so that the channel closes go out. */
+       * runs, webrtcbin lingers a little so that the channel closes go out;
+       * not for a client that opened too many channels, which could go on
+       * opening more (each held until the pipeline stops). */
       self->webrtc = NULL;
-      if (reason == RTC_PEER_END_STOPPED)
+      if (reason == RTC_PEER_END_STOPPED || reason == RTC_PEER_END_TOO_MANY_CHANNELS)
         pipeline_stop (g_steal_pointer (&self->pipeline));
       else
         pipeline_linger (g_steal_pointer (&self->pipeline));

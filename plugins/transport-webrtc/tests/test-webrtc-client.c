@@ -316,6 +316,44 @@ test_teardown_close_while_sending (void)
   test_daemon_stop (d);
 }
 
+/* A client that opens more DataChannels than any client needs: the peer
+ * connection is closed, its session with it, and the daemon serves on. */
+static void
+test_too_many_channels (void)
+{
+  TestDaemon *d = test_daemon_start (NULL, NULL);
+  TestClient *c = test_client_new ();
+  GstWebRTCDataChannel *dc;
+  double unknown;
+
+  test_client_channel (c, "l2", TRUE, -1, -1);
+  for (guint i = 0; i < 9; i++)
+    {
+      g_autofree char *label = g_strdup_printf ("x%u", i);
+
+      test_client_channel (c, label, TRUE, -1, -1);
+    }
+  g_assert_cmpuint (test_client_post_offer (c, d, NULL), ==, 200);
+  g_assert_true (test_daemon_wait_metric (d, "aero_webrtc_peers_closed_total{instance=\"rtc\","
+                                             "reason=\"too_many_channels\"}", 1, TEST_TIMEOUT_S));
+  g_assert_cmpfloat (test_daemon_metric (d, "aero_webrtc_channels_refused_total{instance=\"rtc\","
+                                            "reason=\"too_many\"}"), ==, 1);
+  /* The eight before were served (l2) or refused one by one (the order
+   * in which webrtcbin announces them is its own). */
+  unknown = test_daemon_metric (d, "aero_webrtc_channels_refused_total{instance=\"rtc\","
+                                   "reason=\"unknown_label\"}");
+  g_assert_true (unknown == 7 || unknown == 8);
+  g_assert_true (test_daemon_wait_metric (d, M ("peers_active"), 0, TEST_TIMEOUT_S));
+  g_assert_true (test_daemon_wait_metric (d, "aero_sessions_active", 0, TEST_TIMEOUT_S));
+  test_client_free (c);
+
+  c = test_client_new ();
+  dc = connect_l2 (c, d, TRUE, NULL);
+  ping_pong (c, dc);
+  test_client_free (c);
+  test_daemon_stop (d);
+}
+
 /* ---- trickle signalling over the WebSocket -------------------------------------- */
 
 typedef struct {
@@ -892,6 +930,7 @@ main (int argc, char **argv)
   g_test_add_func ("/webrtc/max-peers", test_max_peers);
   g_test_add_func ("/webrtc/teardown", test_teardown);
   g_test_add_func ("/webrtc/teardown-close-while-sending", test_teardown_close_while_sending);
+  g_test_add_func ("/webrtc/too-many-channels", test_too_many_channels);
   g_test_add_func ("/webrtc/trickle-signalling", test_trickle);
   g_test_add_func ("/webrtc/max-peers-signalling", test_max_peers_signalling);
   g_test_add_data_func ("/webrtc/udp-relay-restricted", GINT_TO_POINTER (FALSE), test_udp_relay);
