@@ -115,6 +115,10 @@ rtc_metrics_new (AeroMetrics *registry, const char *instance)
   m->peers_active
       = aero_metrics_instance_series (registry, "aero_webrtc_peers_active", AERO_METRIC_GAUGE,
                                       "WebRTC peer connections currently open.", i, NULL, NULL);
+  m->peers_lingering = aero_metrics_instance_series (
+      registry, "aero_webrtc_peers_lingering", AERO_METRIC_GAUGE,
+      "Closed WebRTC peer connections whose webrtcbin still runs (500 ms, so that the closes "
+      "go out); counted in max-peers.", i, NULL, NULL);
   m->peers_created = aero_metrics_instance_series (
       registry, "aero_webrtc_peers_created_total", AERO_METRIC_COUNTER,
       "WebRTC peer connections created for an offer.", i, NULL, NULL);

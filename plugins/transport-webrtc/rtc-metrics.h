@@ -88,6 +88,7 @@ typedef enum {
 
 typedef struct {
   AeroMetric *peers_active;
+  AeroMetric *peers_lingering;
   AeroMetric *peers_created;
   AeroMetric *peers_refused[RTC_REFUSE_N_REASONS];
   AeroMetric *peers_closed[RTC_PEER_END_N_REASONS];

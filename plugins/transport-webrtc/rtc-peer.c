@@ -753,11 +753,30 @@ pipeline_stop (GstElement *pipeline)
   gst_object_unref (pipeline);
 }
 
+/* A pipeline lingering after its peer closed: counted in its instance's
+ * peers_lingering, which max-peers counts too (rtc_server_is_full()). */
+typedef struct {
+  guint timer;
+  RtcMetrics *metrics;
+} Linger;
+
+static void
+linger_free (gpointer data)
+{
+  Linger *linger = data;
+
+  aero_metric_add (linger->metrics->peers_lingering, -1);
+  rtc_metrics_unref (linger->metrics);
+  g_free (linger);
+}
+
 static gboolean
 linger_done_cb (gpointer user_data)
 {
   GstElement *pipeline = user_data;
+  Linger *linger = g_hash_table_lookup (lingering, pipeline);
 
+  linger->timer = 0;
   g_hash_table_remove (lingering, pipeline);
   pipeline_stop (pipeline);
   return G_SOURCE_REMOVE;
@@ -765,12 +784,16 @@ linger_done_cb (gpointer user_data)
 
 /* Lets @pipeline (owned) run for LINGER_MS more, then stops it. */
 static void
-pipeline_linger (GstElement *pipeline)
+pipeline_linger (GstElement *pipeline, RtcMetrics *metrics)
 {
+  Linger *linger = g_new0 (Linger, 1);
+
   if (lingering == NULL)
-    lingering = g_hash_table_new (g_direct_hash, g_direct_equal);
-  g_hash_table_insert (lingering, pipeline,
-                       GUINT_TO_POINTER (g_timeout_add (LINGER_MS, linger_done_cb, pipeline)));
+    lingering = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, linger_free);
+  linger->metrics = rtc_metrics_ref (metrics);
+  aero_metric_add (metrics->peers_lingering, 1);
+  linger->timer = g_timeout_add (LINGER_MS, linger_done_cb, pipeline);
+  g_hash_table_insert (lingering, pipeline, linger);
 }
 
 /**
@@ -790,7 +813,9 @@ rtc_peer_reap_lingering (void)
   g_hash_table_iter_init (&iter, lingering);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
-      g_source_remove (GPOINTER_TO_UINT (value));
+      Linger *linger = value;
+
+      g_clear_handle_id (&linger->timer, g_source_remove);
       g_hash_table_iter_remove (&iter);
       pipeline_stop (key);
     }
@@ -1081,7 +1106,7 @@ rtc_peer_close (RtcPeer *self, RtcPeerEndReason reason, const char *detail)
       if (reason == RTC_PEER_END_STOPPED || reason == RTC_PEER_END_TOO_MANY_CHANNELS)
         pipeline_stop (g_steal_pointer (&self->pipeline));
       else
-        pipeline_linger (g_steal_pointer (&self->pipeline));
+        pipeline_linger (g_steal_pointer (&self->pipeline), self->metrics);
     }
   else
     gst_clear_object (&self->webrtc);

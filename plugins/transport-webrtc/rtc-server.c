@@ -100,15 +100,19 @@ rtc_server_is_accepting (RtcServer *self)
  * @self: a server
  *
  * Whether max-peers is reached: it counts every peer connection until it
- * has closed, and every place a signalling WebSocket holds
- * (rtc_server_hold_place()).
+ * has closed and its webrtcbin has stopped (a closed one lingers 500 ms),
+ * and every place a signalling WebSocket holds (rtc_server_hold_place()).
  *
  * Returns: %TRUE when no new peer connection or signalling WebSocket fits.
  */
 gboolean
 rtc_server_is_full (RtcServer *self)
 {
-  return (guint64) g_hash_table_size (self->peers) + self->places >= self->config->max_peers;
+  guint64 lingering = self->metrics ? (guint64) aero_metric_get (self->metrics->peers_lingering)
+                                    : 0;
+
+  return (guint64) g_hash_table_size (self->peers) + self->places + lingering
+         >= self->config->max_peers;
 }
 
 /**

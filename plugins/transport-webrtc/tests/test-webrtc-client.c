@@ -187,6 +187,7 @@ test_max_peers (void)
   TestClient *c1 = test_client_new ();
   TestClient *c2 = test_client_new ();
   GstWebRTCDataChannel *dc = connect_l2 (c1, d, TRUE, NULL);
+  guint status;
 
   test_client_channel (c2, "l2", TRUE, -1, -1);
   g_assert_cmpuint (test_client_post_offer (c2, d, NULL), ==, 429);
@@ -195,11 +196,23 @@ test_max_peers (void)
   ping_pong (c1, dc);
   test_client_free (c2);
 
-  /* Once the first has gone, there is room again. */
+  /* A closed peer's webrtcbin lingers 500 ms, still holding its place. */
   gst_webrtc_data_channel_close (dc);
   g_assert_true (test_client_wait_closed (c1, dc, TEST_TIMEOUT_S));
   test_client_free (c1);
   g_assert_true (test_daemon_wait_metric (d, M ("peers_active"), 0, 3 * TEST_TIMEOUT_S));
+  c2 = test_client_new ();
+  test_client_channel (c2, "l2", TRUE, -1, -1);
+  status = test_client_post_offer (c2, d, NULL);
+  if (test_daemon_metric (d, M ("peers_lingering")) == 1)
+    /* Still lingering after the offer was answered, so during it too. */
+    g_assert_cmpuint (status, ==, 429);
+  else
+    g_test_message ("the linger ended before the offer could be checked (status %u)", status);
+  test_client_free (c2);
+
+  /* Once the first has gone, there is room again. */
+  g_assert_true (test_daemon_wait_metric (d, M ("peers_lingering"), 0, TEST_TIMEOUT_S));
   c2 = test_client_new ();
   dc = connect_l2 (c2, d, TRUE, NULL);
   ping_pong (c2, dc);
@@ -674,6 +687,8 @@ test_max_peers_signalling (void)
   g_assert_true (test_daemon_wait_metric_spinning (d, M ("connect_timeouts_total"),
                                                    1, 2 * TEST_TIMEOUT_S));
   g_assert_true (test_daemon_wait_metric_spinning (d, M ("peers_active"), 1, TEST_TIMEOUT_S));
+  /* Its webrtcbin lingers 500 ms more in its place. */
+  g_assert_true (test_daemon_wait_metric_spinning (d, M ("peers_lingering"), 0, TEST_TIMEOUT_S));
   f = signal_open (d, session, &status);
   g_assert_nonnull (f);
   signal_close (f);
