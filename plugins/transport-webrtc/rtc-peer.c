@@ -26,7 +26,7 @@
  * the peer connection is closed and its webrtcbin stopped at once. */
 #define MAX_CHANNELS 8
 
-/* Pipelines of closed peers, lingering: GstElement* → timeout id. Main
+/* Pipelines of closed peers, lingering: GstElement* → Linger. Main
  * context only. */
 static GHashTable *lingering;
 
