@@ -19,6 +19,7 @@
 #define S ((gint64) G_USEC_PER_SEC)
 
 typedef struct {
+  AeroFlowTable *table;
   GPtrArray *closed;  /* AeroFlow* reported closed (copies) */
   GArray *resets;     /* AeroFlowEntry handed to the idle reset */
 } Seen;
@@ -39,16 +40,22 @@ on_idle (const AeroFlowEntry *entry, gpointer data)
   g_array_append_val (seen->resets, *entry);
 }
 
-static void
-seen_init (Seen *seen)
+/* A flow table of 64 entries with the given TCP idle timeout and UDP
+ * flows held 250 s (the policy's default), reporting into @seen;
+ * returns the table. */
+static AeroFlowTable *
+seen_init (Seen *seen, guint64 tcp_idle_ms)
 {
   seen->closed = g_ptr_array_new_with_free_func (g_free);
   seen->resets = g_array_new (FALSE, TRUE, sizeof (AeroFlowEntry));
+  seen->table = aero_flow_table_new (64, tcp_idle_ms, 250 * 1000, on_closed, seen);
+  return seen->table;
 }
 
 static void
 seen_clear (Seen *seen)
 {
+  aero_flow_table_free (seen->table);
   g_ptr_array_unref (seen->closed);
   g_array_unref (seen->resets);
 }
@@ -118,8 +125,7 @@ test_udp_endpoint_shared (void)
   AeroFlowKey key;
   AeroFlow flow;
 
-  seen_init (&seen);
-  t = aero_flow_table_new (64, 3600 * 1000, 250 * 1000, on_closed, &seen);
+  t = seen_init (&seen, 3600 * 1000);
   /* Two flows of one guest port: one socket in the stack. */
   add (t, AERO_IPPROTO_UDP, 5000, 1, 1000, AERO_FLOW_STATE_OPEN, 0);
   add (t, AERO_IPPROTO_UDP, 5000, 2, 2000, AERO_FLOW_STATE_OPEN, 0);
@@ -140,7 +146,6 @@ test_udp_endpoint_shared (void)
   aero_flow_table_expire (t, 450 * S);
   g_assert_cmpuint (seen.closed->len, ==, 3);
   g_assert_cmpuint (aero_flow_table_size (t), ==, 0);
-  aero_flow_table_free (t);
   seen_clear (&seen);
 }
 
@@ -152,8 +157,7 @@ test_udp_third_party (void)
   AeroFlowKey key;
   AeroFlow flow;
 
-  seen_init (&seen);
-  t = aero_flow_table_new (64, 3600 * 1000, 250 * 1000, on_closed, &seen);
+  t = seen_init (&seen, 3600 * 1000);
   add (t, AERO_IPPROTO_UDP, 5000, 1, 1000, AERO_FLOW_STATE_OPEN, 0);
   /* A datagram to the guest's port from a host it never wrote to: the
    * stack's socket received it, which keeps the socket open. */
@@ -164,7 +168,6 @@ test_udp_third_party (void)
   aero_flow_table_expire (t, 350 * S);
   g_assert_false (present (t, AERO_IPPROTO_UDP, 5000, 1, 1000));
   g_assert_cmpuint (seen.closed->len, ==, 1);
-  aero_flow_table_free (t);
   seen_clear (&seen);
 }
 
@@ -179,8 +182,7 @@ test_udp_dns_lookups (void)
   AeroFlowKey answered, unanswered, retried;
   AeroFlow flow;
 
-  seen_init (&seen);
-  t = aero_flow_table_new (64, 3600 * 1000, 250 * 1000, on_closed, &seen);
+  t = seen_init (&seen, 3600 * 1000);
   make_flow (AERO_IPPROTO_UDP, 5002, 1, 53, &answered, &flow);
   make_flow (AERO_IPPROTO_UDP, 5003, 1, 53, &unanswered, &flow);
   make_flow (AERO_IPPROTO_UDP, 5004, 1, 53, &retried, &flow);
@@ -206,7 +208,6 @@ test_udp_dns_lookups (void)
   g_assert_true (present (t, AERO_IPPROTO_UDP, 5004, 1, 53));
   aero_flow_table_expire (t, 253 * S);
   g_assert_cmpuint (seen.closed->len, ==, 3);
-  aero_flow_table_free (t);
   seen_clear (&seen);
 }
 
@@ -219,9 +220,8 @@ test_tcp_connecting (void)
   AeroFlowTable *t;
   AeroFlowEntry *e;
 
-  seen_init (&seen);
   /* The shortest idle timeout the policy accepts. */
-  t = aero_flow_table_new (64, 10 * 1000, 250 * 1000, on_closed, &seen);
+  t = seen_init (&seen, 10 * 1000);
   e = add (t, AERO_IPPROTO_TCP, 40000, 1, 80, AERO_FLOW_STATE_OPENING, 0);
   aero_flow_entry_sent_by_guest (e, 100, 1);
   /* The stack has not answered: it ignores a reset, even at the next
@@ -238,7 +238,6 @@ test_tcp_connecting (void)
   aero_flow_entry_acked_by_stack (e, 101, 65535);
   g_assert_true (aero_flow_entry_reset_is_valid (e, 101));
   g_assert_false (aero_flow_entry_reset_is_valid (e, 102));
-  aero_flow_table_free (t);
   seen_clear (&seen);
 }
 
@@ -251,8 +250,7 @@ test_tcp_idle_reset (void)
   AeroFlowEntry *e;
   const AeroFlowEntry *r;
 
-  seen_init (&seen);
-  t = aero_flow_table_new (64, 3600 * 1000, 250 * 1000, on_closed, &seen);
+  t = seen_init (&seen, 3600 * 1000);
   aero_flow_table_set_idle_reset (t, on_idle);
   e = add (t, AERO_IPPROTO_TCP, 40000, 1, 22, AERO_FLOW_STATE_OPEN, 0);
   aero_flow_entry_note_link (e, l2, sizeof l2);
@@ -278,7 +276,6 @@ test_tcp_idle_reset (void)
   g_assert_cmpmem (r->l2, r->l2_len, l2, sizeof l2);
   g_assert_cmpuint (r->key.guest_port, ==, 40000);
   g_assert_cmpuint (r->key.remote_port, ==, 22);
-  aero_flow_table_free (t);
   seen_clear (&seen);
 }
 
@@ -289,8 +286,7 @@ test_tcp_fin_needs_ack (void)
   AeroFlowTable *t;
   AeroFlowEntry *e;
 
-  seen_init (&seen);
-  t = aero_flow_table_new (64, 3600 * 1000, 250 * 1000, on_closed, &seen);
+  t = seen_init (&seen, 3600 * 1000);
   e = add (t, AERO_IPPROTO_TCP, 40000, 1, 80, AERO_FLOW_STATE_OPEN, 0);
   /* The guest closes first (libslirp: CLOSE_WAIT, then LAST_ACK). */
   aero_flow_entry_sent_by_guest (e, 100, 1);
@@ -306,7 +302,6 @@ test_tcp_fin_needs_ack (void)
   g_assert_true (aero_flow_entry_fin_done (e));
   aero_flow_table_close_fin (t, e, 10 * S);
   g_assert_cmpuint (seen.closed->len, ==, 1);
-  aero_flow_table_free (t);
   seen_clear (&seen);
 }
 
@@ -317,8 +312,7 @@ test_tcp_time_wait (void)
   AeroFlowTable *t;
   AeroFlowEntry *e;
 
-  seen_init (&seen);
-  t = aero_flow_table_new (64, 3600 * 1000, 250 * 1000, on_closed, &seen);
+  t = seen_init (&seen, 3600 * 1000);
   e = add (t, AERO_IPPROTO_TCP, 40000, 1, 80, AERO_FLOW_STATE_OPEN, 0);
   /* The stack closes first: after the guest's FIN libslirp sits in
    * TIME_WAIT for 10 s, its socket still open. */
@@ -335,7 +329,6 @@ test_tcp_time_wait (void)
   aero_flow_table_expire (t, 115 * S);
   g_assert_cmpuint (seen.closed->len, ==, 1);
   g_assert_cmpuint (seen.resets->len, ==, 0);
-  aero_flow_table_free (t);
   seen_clear (&seen);
 }
 
