@@ -109,6 +109,16 @@ class Guest(guestnet.Guest):
         return [json.loads(ln) for ln in lines]
 
 
+def guarded(tap, name, server, func, *args):
+    """Runs FUNC(*ARGS); an exception becomes one failed test named NAME,
+    with its traceback and the end of the server's log."""
+    try:
+        func(*args)
+    except Exception:  # noqa: BLE001 - one failed test with its traceback
+        import traceback
+        tap.ok(False, name, traceback.format_exc() + server.stderr()[-3000:])
+
+
 def main(inner, ns_prefix, host_address):
     """A guest test's entry point: INNER runs inside a private namespace
     named NS_PREFIX + pid (re-executed with --inner); skips (TAP) without

@@ -176,12 +176,8 @@ def inner():
             config = tmp.file("server.ini", aerotest.ini(groups))
             with aerotest.Daemon(config, tmp.path, http_port=server_http) as server:
                 server.wait_ready()
-                try:
-                    run_guest(tap, tmp, prefix, server, f"ws://127.0.0.1:{server_http}/hold",
-                              udp, hold)
-                except Exception:  # noqa: BLE001 - one failed test with its traceback
-                    import traceback
-                    tap.ok(False, "the guest", traceback.format_exc() + server.stderr()[-3000:])
+                policyguest.guarded(tap, "the guest", server, run_guest, tap, tmp, prefix, server,
+                                    f"ws://127.0.0.1:{server_http}/hold", udp, hold)
                 tap.ok(not server.criticals(), "no criticals in the server's log",
                        "\n".join(server.criticals()))
         finally:

@@ -270,12 +270,8 @@ def inner():
                 server.wait_ready()
                 base = f"ws://127.0.0.1:{server_http}"
                 for func in (guest_main, guest_rate, guest_quota, guest_fps):
-                    try:
-                        func(tap, tmp, prefix, server, base)
-                    except Exception:  # noqa: BLE001 - one failed test with its traceback
-                        import traceback
-                        tap.ok(False, func.__name__, traceback.format_exc() +
-                               server.stderr()[-3000:])
+                    policyguest.guarded(tap, func.__name__, server, func, tap, tmp, prefix, server,
+                                        base)
                 tap.ok(not server.criticals(), "no criticals in the server's log",
                        "\n".join(server.criticals()))
         finally:
