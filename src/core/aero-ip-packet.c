@@ -320,37 +320,6 @@ build_ip (const AeroIpPacket *pkt, gboolean reply, const guint8 *src, const guin
 }
 
 GBytes *
-aero_ip_packet_build_rst (const AeroIpPacket *pkt)
-{
-  guint8 tcp[20] = { 0 };
-  guint32 seg_len;
-
-  g_return_val_if_fail (pkt->protocol == AERO_IPPROTO_TCP && pkt->has_l4, NULL);
-
-  seg_len = (guint32) (pkt->end - pkt->l4 - pkt->l4_header_len);
-  if (pkt->tcp_flags & AERO_TCP_SYN)
-    seg_len++;
-  if (pkt->tcp_flags & AERO_TCP_FIN)
-    seg_len++;
-
-  wr16 (tcp, pkt->dport);
-  wr16 (tcp + 2, pkt->sport);
-  if (pkt->tcp_flags & AERO_TCP_ACK)
-    {
-      /* RFC 9293 3.10.7.1: take the sequence number from the ACK field. */
-      wr32 (tcp + 4, pkt->tcp_ack);
-      tcp[13] = AERO_TCP_RST;
-    }
-  else
-    {
-      wr32 (tcp + 8, pkt->tcp_seq + seg_len);
-      tcp[13] = AERO_TCP_RST | AERO_TCP_ACK;
-    }
-  tcp[12] = 5 << 4;
-  return build_ip (pkt, TRUE, pkt->dst, pkt->src, AERO_IPPROTO_TCP, tcp, sizeof tcp);
-}
-
-GBytes *
 aero_ip_packet_build_tcp (const guint8 *link, gsize link_len, gboolean swap_macs, guint version,
                           const guint8 *src, const guint8 *dst, guint16 sport, guint16 dport,
                           guint32 seq, guint32 ack, guint8 flags)
@@ -371,6 +340,28 @@ aero_ip_packet_build_tcp (const guint8 *link, gsize link_len, gboolean swap_macs
   tcp[12] = 5 << 4;
   tcp[13] = flags;
   return build_ip (&pkt, swap_macs, src, dst, AERO_IPPROTO_TCP, tcp, sizeof tcp);
+}
+
+GBytes *
+aero_ip_packet_build_rst (const AeroIpPacket *pkt)
+{
+  guint32 seg_len;
+
+  g_return_val_if_fail (pkt->protocol == AERO_IPPROTO_TCP && pkt->has_l4, NULL);
+
+  seg_len = (guint32) (pkt->end - pkt->l4 - pkt->l4_header_len);
+  if (pkt->tcp_flags & AERO_TCP_SYN)
+    seg_len++;
+  if (pkt->tcp_flags & AERO_TCP_FIN)
+    seg_len++;
+  /* RFC 9293 3.10.7.1: after an ACK, the reset takes its sequence number
+   * from the ACK field; otherwise it acknowledges the segment. */
+  if (pkt->tcp_flags & AERO_TCP_ACK)
+    return aero_ip_packet_build_tcp (pkt->frame, pkt->l3, TRUE, pkt->version, pkt->dst, pkt->src,
+                                     pkt->dport, pkt->sport, pkt->tcp_ack, 0, AERO_TCP_RST);
+  return aero_ip_packet_build_tcp (pkt->frame, pkt->l3, TRUE, pkt->version, pkt->dst, pkt->src,
+                                   pkt->dport, pkt->sport, 0, pkt->tcp_seq + seg_len,
+                                   AERO_TCP_RST | AERO_TCP_ACK);
 }
 
 GBytes *
