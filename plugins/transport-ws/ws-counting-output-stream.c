@@ -560,6 +560,39 @@ ws_counting_output_stream_set_batch_limit (WsCountingOutputStream *self, gsize l
   self->batch_limit = CLAMP (limit, 1, WS_COUNTING_BATCH_MAX);
 }
 
+/* One unfragmented frame whose payload is @head followed by @body: one
+ * copy of each into the batch, masked on the way when @mask is set. */
+static void
+write_frame_parts (WsCountingOutputStream *self, guint8 opcode, const guint8 *head, gsize head_len,
+                   const guint8 *body, gsize body_len, const guint8 *mask)
+{
+  gsize len = head_len + body_len;
+  gsize header_len;
+  guint8 *out;
+
+  if (self->error || self->close_task || g_output_stream_is_closed (G_OUTPUT_STREAM (self)))
+    return;
+  out = batch_grow (self, ws_frame_header_size (len, mask != NULL) + len);
+  header_len = ws_frame_write_header (out, opcode, len, mask);
+  out += header_len;
+  if (mask)
+    {
+      ws_mask_copy (out, head, head_len, mask, 0);
+      ws_mask_copy (out + head_len, body, body_len, mask, head_len);
+    }
+  else
+    {
+      if (head_len > 0)
+        memcpy (out, head, head_len);
+      if (body_len > 0)
+        memcpy (out + head_len, body, body_len);
+    }
+  if (batched (self) >= self->batch_limit)
+    flush_batch (self);
+  else
+    queue_flush (self);
+}
+
 /**
  * ws_counting_output_stream_write_frame:
  * @self: a counting stream
@@ -578,22 +611,8 @@ void
 ws_counting_output_stream_write_frame (WsCountingOutputStream *self, guint8 opcode,
                                        const guint8 *payload, gsize len, const guint8 *mask)
 {
-  gsize header_len;
-  guint8 *out;
-
   g_return_if_fail (WS_IS_COUNTING_OUTPUT_STREAM (self));
-  if (self->error || self->close_task || g_output_stream_is_closed (G_OUTPUT_STREAM (self)))
-    return;
-  out = batch_grow (self, ws_frame_header_size (len, mask != NULL) + len);
-  header_len = ws_frame_write_header (out, opcode, len, mask);
-  if (mask)
-    ws_mask_copy (out + header_len, payload, len, mask, 0);
-  else if (len > 0)
-    memcpy (out + header_len, payload, len);
-  if (batched (self) >= self->batch_limit)
-    flush_batch (self);
-  else
-    queue_flush (self);
+  write_frame_parts (self, opcode, NULL, 0, payload, len, mask);
 }
 
 /**
@@ -609,7 +628,30 @@ void
 ws_counting_output_stream_write_message (WsCountingOutputStream *self, const guint8 *payload,
                                          gsize len, const guint8 *mask)
 {
-  ws_counting_output_stream_write_frame (self, 0x2, payload, len, mask);
+  g_return_if_fail (WS_IS_COUNTING_OUTPUT_STREAM (self));
+  write_frame_parts (self, 0x2 /* binary */, NULL, 0, payload, len, mask);
+}
+
+/**
+ * ws_counting_output_stream_write_message_parts:
+ * @self: a counting stream
+ * @head: the start of the message (a protocol header)
+ * @head_len: its length
+ * @body: the rest of the message
+ * @body_len: its length
+ * @mask: (nullable): the 4-byte masking key (client side), or %NULL
+ *
+ * Writes one unfragmented binary message made of @head followed by @body,
+ * as ws_counting_output_stream_write_message() would write their
+ * concatenation, without building it first.
+ */
+void
+ws_counting_output_stream_write_message_parts (WsCountingOutputStream *self, const guint8 *head,
+                                               gsize head_len, const guint8 *body, gsize body_len,
+                                               const guint8 *mask)
+{
+  g_return_if_fail (WS_IS_COUNTING_OUTPUT_STREAM (self));
+  write_frame_parts (self, 0x2 /* binary */, head, head_len, body, body_len, mask);
 }
 
 /**

@@ -20,8 +20,10 @@
  *
  * Frames: ws_counting_output_stream_write_frame() frames a payload (a
  * binary message, a pong, a close frame) and adds it to the batch
- * directly, whole; a GIO writer's own writes are taken whole or not at
- * all, so the two never interleave within a frame.
+ * directly, whole; ws_counting_output_stream_write_message_parts() does
+ * the same for a message given as a header and a body, so that the
+ * caller need not join them first. A GIO writer's own writes are taken
+ * whole or not at all, so the two never interleave within a frame.
  *
  * Counting: the stream adds the bytes the BASE stream accepted to a running
  * total. The WebSocket tunnel compares it with the bytes it wrote to know
@@ -66,5 +68,9 @@ void ws_counting_output_stream_write_frame (WsCountingOutputStream *self, guint8
                                             const guint8 *payload, gsize len, const guint8 *mask);
 void ws_counting_output_stream_write_message (WsCountingOutputStream *self, const guint8 *payload,
                                               gsize len, const guint8 *mask);
+void ws_counting_output_stream_write_message_parts (WsCountingOutputStream *self,
+                                                    const guint8 *head, gsize head_len,
+                                                    const guint8 *body, gsize body_len,
+                                                    const guint8 *mask);
 
 G_END_DECLS

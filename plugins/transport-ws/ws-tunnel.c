@@ -240,6 +240,25 @@ tunnel_write_frame (WsTunnel *self, guint8 opcode, const guint8 *payload, gsize 
     ws_counting_output_stream_write_frame (self->counter, opcode, payload, len, NULL);
 }
 
+/* Writes one binary message, @head followed by @body, into the batch
+ * (masked on the client side) without joining them first. */
+static void
+tunnel_write_message_parts (WsTunnel *self, const guint8 *head, gsize head_len,
+                            const guint8 *body, gsize body_len)
+{
+  self->handed += ws_tunnel_wire_size (head_len + body_len, self->client);
+  if (self->client)
+    {
+      guint32 key = g_random_int ();
+
+      ws_counting_output_stream_write_message_parts (self->counter, head, head_len, body,
+                                                     body_len, (const guint8 *) &key);
+    }
+  else
+    ws_counting_output_stream_write_message_parts (self->counter, head, head_len, body,
+                                                   body_len, NULL);
+}
+
 /* Hands one encoded message to the batch (or to the queue that waits for
  * the connection). No bound is checked here. */
 static void
@@ -258,6 +277,31 @@ tunnel_send (WsTunnel *self, GBytes *message)
   aero_metric_inc (self->metrics->tx_messages);
   aero_metric_add (self->metrics->tx_bytes, (double) len);
   tunnel_write_frame (self, WS_OPCODE_BINARY, g_bytes_get_data (message, NULL), len);
+}
+
+/* Sends one Ethernet frame as a FRAME message: its header and the frame
+ * go straight into the batch, one copy of each; only while the connection
+ * is not yet attached is the message built, for the queue. */
+static void
+tunnel_send_frame (WsTunnel *self, GBytes *frame)
+{
+  guint8 header[AERO_L2_HEADER_LEN];
+  gsize len;
+  const guint8 *data = g_bytes_get_data (frame, &len);
+
+  if (!self->attached)
+    {
+      g_autoptr (GBytes) message = aero_l2_encode_frame (frame);
+
+      tunnel_send (self, message);
+      return;
+    }
+  if (!tunnel_is_open (self))
+    return;
+  aero_metric_inc (self->metrics->tx_messages);
+  aero_metric_add (self->metrics->tx_bytes, (double) (AERO_L2_HEADER_LEN + len));
+  aero_l2_write_header (header, AERO_L2_FRAME);
+  tunnel_write_message_parts (self, header, sizeof header, data, len);
 }
 
 /* Writes our close frame: @code (none when 0) and @reason. */
@@ -364,7 +408,6 @@ ws_tunnel_push (AeroChannel *channel, GBytes *frame)
 {
   WsTunnel *self = WS_TUNNEL (channel);
   gsize len = g_bytes_get_size (frame);
-  g_autoptr (GBytes) message = NULL;
 
   if (self->ended || self->close_started || aero_channel_is_closing (channel))
     return AERO_FLOW_CLOSED;
@@ -379,8 +422,7 @@ ws_tunnel_push (AeroChannel *channel, GBytes *frame)
       return AERO_FLOW_DROPPED;
     }
 
-  message = aero_l2_encode_frame (frame);
-  tunnel_send (self, message);
+  tunnel_send_frame (self, frame);
   return AERO_FLOW_OK;
 }
 

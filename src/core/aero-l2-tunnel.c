@@ -69,15 +69,21 @@ aero_l2_decode_result_to_string (AeroL2DecodeResult result)
     }
 }
 
+void
+aero_l2_write_header (guint8 out[AERO_L2_HEADER_LEN], guint8 type)
+{
+  out[0] = AERO_L2_MAGIC;
+  out[1] = AERO_L2_VERSION;
+  out[2] = type;
+  out[3] = 0;
+}
+
 GBytes *
 aero_l2_encode (guint8 type, const guint8 *payload, gsize len)
 {
   guint8 *buf = g_malloc (AERO_L2_HEADER_LEN + len);
 
-  buf[0] = AERO_L2_MAGIC;
-  buf[1] = AERO_L2_VERSION;
-  buf[2] = type;
-  buf[3] = 0;
+  aero_l2_write_header (buf, type);
   if (len)
     memcpy (buf + AERO_L2_HEADER_LEN, payload, len);
   return g_bytes_new_take (buf, AERO_L2_HEADER_LEN + len);

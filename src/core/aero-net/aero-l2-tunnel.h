@@ -149,6 +149,16 @@ const char *aero_l2_decode_result_to_string (AeroL2DecodeResult result);
 gsize aero_l2_max_message_size (const AeroL2Limits *limits);
 
 /**
+ * aero_l2_write_header:
+ * @out: (out caller-allocates) (array fixed-size=4): where to write
+ * @type: message type
+ *
+ * Writes the header of a message of @type with flags 0, for senders that
+ * put the payload after it themselves (aero_l2_encode() does both).
+ */
+void aero_l2_write_header (guint8 out[AERO_L2_HEADER_LEN], guint8 type);
+
+/**
  * aero_l2_encode:
  * @type: message type
  * @payload: (array length=len) (nullable): payload bytes
