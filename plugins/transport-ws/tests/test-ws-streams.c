@@ -1843,71 +1843,17 @@ peer_read_some (Pair *pair, GByteArray *into, gsize max)
  * parses exactly one frame per message, in order, FIN and binary, mask
  * bit and key as given, the payload unmasked back to the input. A message
  * that leaves the batch under its limit waits for the main loop; one that
- * takes it past the limit goes out at once. */
+ * takes it past the limit goes out at once. write_message_parts() does the
+ * same for a message given as head and body, split anywhere (the body's
+ * key bytes continue where the head's stopped). */
 static void
 test_counting_write_message_frames (void)
 {
-  static const gsize sizes[] = { 0, 125, 126, 65535, 65536, 70000 };
+  static const gsize sizes[] = { 0, 1, 4, 7, 125, 126, 1518, 65535, 65536, 70000 };
   Pair pair;
   g_autoptr (WsCountingOutputStream) counter = NULL;
   g_autoptr (GByteArray) got = g_byte_array_new ();
   g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) frame_free);
-  g_autoptr (GPtrArray) frames = NULL;
-  gsize total = 0;
-
-  pair_open (&pair, 0);
-  counter = ws_counting_output_stream_new (g_io_stream_get_output_stream (pair.conn));
-  for (int masked = 0; masked < 2; masked++)
-    for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
-      {
-        g_autoptr (GBytes) payload = random_payload (sizes[i]);
-        gsize wire = frame_size (sizes[i], masked);
-        guint64 written = ws_counting_output_stream_get_written (counter);
-        gsize batched = ws_counting_output_stream_get_batched (counter);
-        guint8 key[4];
-
-        random_key (key);
-        ws_counting_output_stream_write_message (counter, g_bytes_get_data (payload, NULL),
-                                                 sizes[i], masked ? key : NULL);
-        g_ptr_array_add (expected, frame_new (0x82, masked ? key : NULL, payload));
-        total += wire;
-        if (batched + wire < WS_COUNTING_BATCH_MAX)
-          {
-            g_assert_cmpuint (ws_counting_output_stream_get_written (counter), ==, written);
-            g_assert_cmpuint (ws_counting_output_stream_get_batched (counter), ==, batched + wire);
-            g_assert_cmpuint (peer_read (&pair, got), ==, 0);
-          }
-        else
-          {
-            g_assert_cmpuint (ws_counting_output_stream_get_written (counter), >, written);
-            WAIT_UNTIL ((peer_read (&pair, got), ws_counting_output_stream_get_batched (counter) == 0),
-                        "the batch to go out");
-          }
-      }
-  WAIT_UNTIL ((peer_read (&pair, got), got->len >= total), "every frame at the peer");
-  g_assert_cmpuint (got->len, ==, total);
-  frames = parse_frames (got);
-  assert_frames (frames, expected);
-  g_assert_cmpuint (ws_counting_output_stream_get_written (counter), ==, total);
-  g_assert_cmpuint (ws_counting_output_stream_get_batched (counter), ==, 0);
-  g_clear_object (&counter);
-  pair_close (&pair);
-}
-
-/* write_message_parts() sends the message its two parts make: for every
- * split of messages across the length encodings, masked or not, the peer
- * parses one binary frame whose payload is head and body joined, unmasked
- * with the key given (the body's key bytes continue where the head's
- * stopped). */
-static void
-test_counting_write_message_parts (void)
-{
-  static const gsize sizes[] = { 0, 1, 4, 7, 125, 126, 1518, 65536 };
-  Pair pair;
-  g_autoptr (WsCountingOutputStream) counter = NULL;
-  g_autoptr (GByteArray) got = g_byte_array_new ();
-  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func ((GDestroyNotify) frame_free);
-  g_autoptr (GPtrArray) frames = NULL;
   gsize total = 0;
 
   pair_open (&pair, 0);
@@ -1917,26 +1863,51 @@ test_counting_write_message_parts (void)
       {
         g_autoptr (GBytes) payload = random_payload (sizes[i]);
         const guint8 *data = g_bytes_get_data (payload, NULL);
-        gsize splits[] = { 0, 1, 2, 3, 4, 5, sizes[i] / 2, sizes[i] };
+        gsize wire = frame_size (sizes[i], masked);
+        /* G_MAXSIZE: write_message(); else the head's length. */
+        const gsize splits[] = { G_MAXSIZE, 0, 1, 2, 3, 5, sizes[i] / 2, sizes[i] };
 
         for (guint k = 0; k < G_N_ELEMENTS (splits); k++)
           {
+            guint64 written = ws_counting_output_stream_get_written (counter);
+            gsize batched = ws_counting_output_stream_get_batched (counter);
             gsize head = MIN (splits[k], sizes[i]);
             guint8 key[4];
 
             random_key (key);
-            ws_counting_output_stream_write_message_parts (counter, data, head, data + head,
-                                                           sizes[i] - head, masked ? key : NULL);
+            if (splits[k] == G_MAXSIZE)
+              ws_counting_output_stream_write_message (counter, data, sizes[i],
+                                                       masked ? key : NULL);
+            else
+              ws_counting_output_stream_write_message_parts (counter, data, head, data + head,
+                                                             sizes[i] - head, masked ? key : NULL);
             g_ptr_array_add (expected, frame_new (0x82, masked ? key : NULL, payload));
-            total += frame_size (sizes[i], masked);
-            peer_read (&pair, got);
+            total += wire;
+            if (batched + wire < WS_COUNTING_BATCH_MAX)
+              {
+                g_assert_cmpuint (ws_counting_output_stream_get_written (counter), ==, written);
+                g_assert_cmpuint (ws_counting_output_stream_get_batched (counter), ==,
+                                  batched + wire);
+                g_assert_cmpuint (peer_read (&pair, got), ==, 0);
+              }
+            else
+              {
+                g_assert_cmpuint (ws_counting_output_stream_get_written (counter), >, written);
+                WAIT_UNTIL ((peer_read (&pair, got),
+                             ws_counting_output_stream_get_batched (counter) == 0),
+                            "the batch to go out");
+              }
           }
       }
   WAIT_UNTIL ((peer_read (&pair, got), got->len >= total), "every frame at the peer");
   g_assert_cmpuint (got->len, ==, total);
-  frames = parse_frames (got);
-  assert_frames (frames, expected);
+  {
+    g_autoptr (GPtrArray) frames = parse_frames (got);
+
+    assert_frames (frames, expected);
+  }
   g_assert_cmpuint (ws_counting_output_stream_get_written (counter), ==, total);
+  g_assert_cmpuint (ws_counting_output_stream_get_batched (counter), ==, 0);
   g_clear_object (&counter);
   pair_close (&pair);
 }
@@ -2228,7 +2199,6 @@ main (int argc, char **argv)
   for (gsize i = 0; i < G_N_ELEMENTS (socket_driver_tests); i++)
     g_test_add_data_func (socket_driver_tests[i].path, &socket_driver_tests[i], with_socket_driver);
   g_test_add_func ("/counting/write-message-frames", test_counting_write_message_frames);
-  g_test_add_func ("/counting/write-message-parts", test_counting_write_message_parts);
   g_test_add_func ("/counting/write-message-keeps-order", test_counting_write_message_keeps_order);
   g_test_add_func ("/counting/write-message-peer-not-reading",
                    test_counting_write_message_peer_not_reading);
