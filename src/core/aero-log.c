@@ -65,30 +65,51 @@ level_name (GLogLevelFlags log_level, gboolean upper)
 static gboolean
 is_hidden_field (const char *key)
 {
+  /* Every hidden field is upper case; the fields aero-net code adds are not. */
+  if (!g_ascii_isupper (key[0]))
+    return FALSE;
   for (gsize i = 0; i < G_N_ELEMENTS (hidden_fields); i++)
     {
-      if (strcmp (key, hidden_fields[i]) == 0)
+      if (key[0] == hidden_fields[i][0] && strcmp (key, hidden_fields[i]) == 0)
         return TRUE;
     }
   return FALSE;
 }
 
+/* The current second as "YYYY-MM-DDTHH:MM:SS", formatted once per second
+ * per thread. */
+typedef struct
+{
+  time_t seconds;
+  char text[32];
+  gsize len;
+} TimeCache;
+
 static void
 append_time (GString *out)
 {
+  static __thread TimeCache cache = { .seconds = -1 };
   gint64 now = g_get_real_time ();
   time_t seconds = now / G_USEC_PER_SEC;
-  int ms = (now % G_USEC_PER_SEC) / 1000;
-  struct tm tm;
-  char buffer[32];
+  int ms = (int) ((now % G_USEC_PER_SEC) / 1000);
+  char frac[6] = { '.', (char) ('0' + ms / 100), (char) ('0' + ms / 10 % 10),
+                   (char) ('0' + ms % 10), 'Z', '\0' };
 
-  if (gmtime_r (&seconds, &tm) == NULL
-      || strftime (buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+  if (seconds != cache.seconds)
     {
-      g_string_append (out, "1970-01-01T00:00:00.000Z");
-      return;
+      struct tm tm;
+
+      if (gmtime_r (&seconds, &tm) == NULL
+          || (cache.len = strftime (cache.text, sizeof cache.text, "%Y-%m-%dT%H:%M:%S", &tm)) == 0)
+        {
+          g_string_append (out, "1970-01-01T00:00:00.000Z");
+          cache.seconds = -1;
+          return;
+        }
+      cache.seconds = seconds;
     }
-  g_string_append_printf (out, "%s.%03dZ", buffer, ms);
+  g_string_append_len (out, cache.text, (gssize) cache.len);
+  g_string_append_len (out, frac, 5);
 }
 
 /* Appends @text (@len bytes, or NUL-terminated when @len is -1) escaped for
@@ -111,16 +132,26 @@ append_escaped (GString *out, const char *text, gssize len, gboolean quotes)
       const char *valid_end;
 
       g_utf8_validate_len (p, end - p, &valid_end);
-      for (; p < valid_end; p++)
+      while (p < valid_end)
         {
-          guchar c = *p;
+          const char *run = p;
+          guchar c;
 
+          /* Copy what needs no escape in one go. */
+          while (p < valid_end && (guchar) *p >= 0x20 && *p != 0x7f
+                 && !(quotes && (*p == '"' || *p == '\\')))
+            p++;
+          if (p > run)
+            g_string_append_len (out, run, p - run);
+          if (p == valid_end)
+            break;
+
+          c = *p++;
           switch (c)
             {
             case '"':
             case '\\':
-              if (quotes)
-                g_string_append_c (out, '\\');
+              g_string_append_c (out, '\\');
               g_string_append_c (out, c);
               break;
             case '\n':
@@ -139,10 +170,7 @@ append_escaped (GString *out, const char *text, gssize len, gboolean quotes)
               g_string_append (out, "\\f");
               break;
             default:
-              if (c < 0x20 || c == 0x7f)
-                g_string_append_printf (out, "\\u%04x", c);
-              else
-                g_string_append_c (out, c);
+              g_string_append_printf (out, "\\u%04x", c);
               break;
             }
         }
@@ -202,7 +230,13 @@ field_text (const GLogField *field, const char **text, gsize *len)
 static void
 append_lower (GString *out, const char *key)
 {
-  for (const char *p = key; *p != '\0'; p++)
+  const char *p = key;
+
+  /* Keys are mostly lower case already: copy up to the first capital. */
+  while (*p != '\0' && !(*p >= 'A' && *p <= 'Z'))
+    p++;
+  g_string_append_len (out, key, p - key);
+  for (; *p != '\0'; p++)
     g_string_append_c (out, g_ascii_tolower (*p));
 }
 
@@ -218,13 +252,15 @@ append_line (GString *out, AeroLogFormat format, GLogLevelFlags log_level,
 
   for (gsize i = 0; i < n_fields; i++)
     {
-      if (fields[i].key == NULL)
+      const char *key = fields[i].key;
+
+      if (key == NULL)
         continue;
-      if (strcmp (fields[i].key, "MESSAGE") == 0)
+      if (key[0] == 'M' && strcmp (key, "MESSAGE") == 0)
         message = &fields[i];
-      else if (strcmp (fields[i].key, "AERO_COMPONENT") == 0)
+      else if (key[0] == 'A' && strcmp (key, "AERO_COMPONENT") == 0)
         component = &fields[i];
-      else if (strcmp (fields[i].key, "GLIB_DOMAIN") == 0)
+      else if (key[0] == 'G' && strcmp (key, "GLIB_DOMAIN") == 0)
         domain = &fields[i];
     }
   if (component == NULL || component->value == NULL)
@@ -293,7 +329,9 @@ append_line (GString *out, AeroLogFormat format, GLogLevelFlags log_level,
   else
     {
       append_time (out);
-      g_string_append_printf (out, " %s ", level_name (log_level, TRUE));
+      g_string_append_c (out, ' ');
+      g_string_append (out, level_name (log_level, TRUE));
+      g_string_append_c (out, ' ');
       if (component == NULL)
         g_string_append_c (out, '-');
       else if (field_text (component, &text, &len))
@@ -364,6 +402,15 @@ write_all (int fd, const char *data, gsize len)
       data += written;
       len -= written;
     }
+}
+
+gboolean
+aero_log_enabled (GLogLevelFlags log_level)
+{
+  /* Without our writer, GLib's (or an embedder's) decides. */
+  if (!g_atomic_pointer_get (&writer_installed))
+    return TRUE;
+  return level_rank (log_level) >= g_atomic_int_get (&log_min_rank);
 }
 
 static GLogWriterOutput

@@ -56,6 +56,42 @@ test_text_basic (void)
                         "reason=\"peer closed\"$");
 }
 
+/* The time of a text line, parsed. */
+static GDateTime *
+line_time (const char *line)
+{
+  g_autofree char *text = g_strndup (line, strlen ("2026-01-01T00:00:00.000Z"));
+  GDateTime *time = g_date_time_new_from_iso8601 (text, NULL);
+
+  g_assert_nonnull (time);
+  return time;
+}
+
+/* A text line carries the current time to the millisecond, also after the
+ * second it was formatted in has passed (the writer formats the date and
+ * time of day once per second). */
+static void
+test_text_time (void)
+{
+  const GLogField fields[] = { FIELD ("AERO_COMPONENT", "t"), FIELD ("MESSAGE", "m") };
+
+  for (int i = 0; i < 3; i++)
+    {
+      g_autoptr (GDateTime) before = g_date_time_new_now_utc ();
+      g_autofree char *line = aero_log_format_line (AERO_LOG_FORMAT_TEXT, G_LOG_LEVEL_INFO,
+                                                    fields, G_N_ELEMENTS (fields));
+      g_autoptr (GDateTime) after = g_date_time_new_now_utc ();
+      g_autoptr (GDateTime) time = line_time (line);
+
+      assert_matches (line, "^" TIME_RE " INFO t: m$");
+      /* The line's time is truncated to the millisecond. */
+      g_assert_cmpint (g_date_time_difference (time, before), >, -G_TIME_SPAN_MILLISECOND);
+      g_assert_cmpint (g_date_time_difference (after, time), >=, 0);
+      /* Into the next second. */
+      g_usleep (G_USEC_PER_SEC - g_get_real_time () % G_USEC_PER_SEC + 50000);
+    }
+}
+
 static void
 test_levels (void)
 {
@@ -237,6 +273,15 @@ test_json_invalid_utf8 (void)
 }
 
 /* Runs in a subprocess: logs through the installed writer. */
+static int formatted;
+
+static const char *
+count_formatting (void)
+{
+  formatted++;
+  return "formatted";
+}
+
 static void
 log_through_writer (void)
 {
@@ -252,6 +297,13 @@ log_through_writer (void)
   aero_log_setup (AERO_LOG_FORMAT_JSON, G_LOG_LEVEL_WARNING);
   g_info ("dropped info");
   AERO_LOG_MESSAGE ("ws", "MESSAGE", "dropped notice");
+  /* A record that would be dropped is not even formatted. */
+  g_assert_false (aero_log_enabled (G_LOG_LEVEL_INFO));
+  g_assert_true (aero_log_enabled (G_LOG_LEVEL_WARNING));
+  AERO_LOG_INFO ("ws", "MESSAGE", "dropped %s", count_formatting ());
+  g_assert_cmpint (formatted, ==, 0);
+  AERO_LOG_WARNING ("ws", "MESSAGE", "%s", count_formatting ());
+  g_assert_cmpint (formatted, ==, 1);
   AERO_LOG_WARNING ("ws", "REASON", "bad thing", "MESSAGE", "json %s", "warning");
   g_log_structured ("dom", G_LOG_LEVEL_CRITICAL, "MESSAGE", "json critical");
 }
@@ -271,6 +323,8 @@ test_writer (void)
   g_test_trap_assert_stderr ("*Z DEBUG aero-test: old api debug 1\n"
                              "*Z DEBUG core: structured debug x session=7\n"
                              "*Z INFO ws: hello 5 peer=1.2.3.4:5\n"
+                             "{\"time\":\"*\",\"level\":\"warning\",\"component\":\"ws\","
+                             "\"message\":\"formatted\"}\n"
                              "{\"time\":\"*\",\"level\":\"warning\",\"component\":\"ws\","
                              "\"message\":\"json warning\",\"reason\":\"bad thing\"}\n"
                              "{\"time\":\"*\",\"level\":\"critical\",\"component\":\"dom\","
@@ -346,6 +400,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/log/text/basic", test_text_basic);
   g_test_add_func ("/log/text/escaping", test_text_escaping);
+  g_test_add_func ("/log/text/time", test_text_time);
   g_test_add_func ("/log/levels", test_levels);
   g_test_add_func ("/log/component-fallback", test_component_fallback);
   g_test_add_func ("/log/json/fields", test_json);

@@ -53,16 +53,35 @@ void aero_log_setup (AeroLogFormat format, GLogLevelFlags min_level);
 char *aero_log_format_line (AeroLogFormat format, GLogLevelFlags log_level,
                             const GLogField *fields, gsize n_fields);
 
+/**
+ * aero_log_enabled:
+ * @log_level: a record's level
+ *
+ * Whether a record at @log_level would be printed: %FALSE only when
+ * aero-net's writer is installed (aero_log_setup()) and set to a less
+ * verbose level, so that such records need not even be formatted. The
+ * AERO_LOG_* macros check it first.
+ *
+ * Returns: whether to log at @log_level.
+ */
+gboolean aero_log_enabled (GLogLevelFlags log_level);
+
+/* One record, skipped without formatting its message when
+ * aero_log_enabled() says it would not be printed. */
+#define AERO_LOG_AT(level, component, ...)                                                \
+  G_STMT_START                                                                            \
+  {                                                                                       \
+    if (aero_log_enabled (level))                                                         \
+      g_log_structured (G_LOG_DOMAIN, (level), "AERO_COMPONENT", (component), __VA_ARGS__); \
+  }                                                                                       \
+  G_STMT_END
+
 /** AERO_LOG_DEBUG: log at debug level; see the file comment. */
-#define AERO_LOG_DEBUG(component, ...) \
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "AERO_COMPONENT", (component), __VA_ARGS__)
+#define AERO_LOG_DEBUG(component, ...) AERO_LOG_AT (G_LOG_LEVEL_DEBUG, component, __VA_ARGS__)
 /** AERO_LOG_INFO: log at info level; see the file comment. */
-#define AERO_LOG_INFO(component, ...) \
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "AERO_COMPONENT", (component), __VA_ARGS__)
+#define AERO_LOG_INFO(component, ...) AERO_LOG_AT (G_LOG_LEVEL_INFO, component, __VA_ARGS__)
 /** AERO_LOG_MESSAGE: log at notice level; see the file comment. */
-#define AERO_LOG_MESSAGE(component, ...) \
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "AERO_COMPONENT", (component), __VA_ARGS__)
+#define AERO_LOG_MESSAGE(component, ...) AERO_LOG_AT (G_LOG_LEVEL_MESSAGE, component, __VA_ARGS__)
 /** AERO_LOG_WARNING: log at warning level; see the file comment. */
-#define AERO_LOG_WARNING(component, ...) \
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "AERO_COMPONENT", (component), __VA_ARGS__)
+#define AERO_LOG_WARNING(component, ...) AERO_LOG_AT (G_LOG_LEVEL_WARNING, component, __VA_ARGS__)
 G_END_DECLS
