@@ -319,7 +319,8 @@ def raise_nofile():
 class Daemon:
     """One aero-netd process."""
 
-    def __init__(self, work, name, groups, env_extra=None):
+    def __init__(self, work, name, groups, env_extra=None, wrapper=None):
+        """WRAPPER: a command line the daemon runs under (valgrind)."""
         self.name = name
         self.http_port = None
         for g, keys in groups:
@@ -332,8 +333,8 @@ class Daemon:
         env = dict(os.environ, AERO_NETD_PLUGIN_PATH=PLUGIN_PATH, LC_ALL="C.UTF-8")
         env.update(env_extra or {})
         self.stderr_file = open(self.stderr_path, "wb")
-        self.proc = REG.spawn([DAEMON, "--config", self.config], name, stderr=self.stderr_file,
-                              env=env, preexec_fn=raise_nofile)
+        self.proc = REG.spawn((wrapper or []) + [DAEMON, "--config", self.config], name,
+                              stderr=self.stderr_file, env=env, preexec_fn=raise_nofile)
         self.pid = self.proc.pid
 
     def wait_ready(self, timeout=10.0):
@@ -746,7 +747,7 @@ def latency_bench(work, results, args):
         REG.stop(server)
 
 
-def scale_server(work, name, env_extra=None):
+def scale_server(work, name, env_extra=None, wrapper=None, ready_timeout=10.0):
     port = free_port()
     d = Daemon(work, name, [
         ("core", {"shutdown-timeout": "5s", "max-sessions": "20000"}),
@@ -757,8 +758,8 @@ def scale_server(work, name, env_extra=None):
         ("admission", {"open": "true"}),
         ("tunnel", {"plugin": "transport-ws", "stack": "lan", "idle-timeout": "0"}),
         ("lan", {"plugin": "stack-slirp", "host-loopback": "true"}),
-    ], env_extra=env_extra)
-    d.wait_ready()
+    ], env_extra=env_extra, wrapper=wrapper)
+    d.wait_ready(ready_timeout)
     return d
 
 
@@ -944,6 +945,124 @@ def setup_bench(work, results, args):
                 REG.stop(client)
             if floor is not None:
                 REG.stop(floor)
+            if d is not None:
+                d.stop()
+
+
+def wait_sessions(port, n, timeout):
+    """Waits until the daemon on PORT has N sessions open."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = metrics(port)
+        if body is not None and metric_value(body, "aero_sessions_active") == n:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def callgrind_totals(path):
+    """The instruction count of one callgrind dump."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("totals:", "summary:")):
+                return int(line.split()[1])
+    raise BenchError(f"{path}: no totals line")
+
+
+def strace_totals(path):
+    """Calls per system call, and in all, from an `strace -c` summary."""
+    calls = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 5 and re.match(r"^\d+\.\d+$", parts[0]) and parts[-1] != "total":
+                calls[parts[-1]] = int(parts[3])
+    return calls
+
+
+def count_bench(work, results, args):
+    """Benchmark 5c: what a set-up and a teardown cost aero-netd in units
+    the neighbours on a shared VM do not move: user-space instructions
+    (valgrind's callgrind) and system calls (strace -c). A fresh server,
+    100 set-ups and teardowns to warm it, then COUNT set-ups at 100 in
+    flight held open (counted), then their teardown (counted)."""
+    n = args.count_setups
+    entry = {"setups": n, "in_flight": 100}
+    results["count"] = entry
+    for tool in ("callgrind", "strace"):
+        if time_left() < 120:
+            results["errors"].append(f"time budget: skipped the {tool} count")
+            continue
+        if shutil.which(tool if tool == "strace" else "valgrind") is None:
+            results["errors"].append(f"count: {tool} is not installed")
+            continue
+        log(f"count: {n} set-ups and teardowns of aero-netd under {tool}")
+        out = os.path.join(work, f"count.{tool}")
+        d = client = tracer = None
+        try:
+            if tool == "callgrind":
+                d = scale_server(work, "aero-count-cg", ready_timeout=120, wrapper=[
+                    "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"])
+            else:
+                d = scale_server(work, "aero-count-st")
+            warm = run_wsdhcp(d.http_port, 100, 10, 120, hold=False)
+            read_json_line(warm, 150)
+            warm.wait(30)
+            if not wait_sessions(d.http_port, 0, 60):
+                raise BenchError("the warm-up sessions did not close")
+
+            def start(part):
+                if tool == "callgrind":
+                    run(["callgrind_control", "-z", str(d.pid)], check=True)
+                    return None
+                t = REG.spawn(["strace", "-f", "-c", "-o", f"{out}.{part}", "-p", str(d.pid)],
+                              "strace", stderr=subprocess.PIPE)
+                t.stderr.readline()  # "strace: Process N attached"
+                return t
+
+            def stop(part, t):
+                if tool == "callgrind":
+                    before = set(os.listdir(work))
+                    run(["callgrind_control", "-d", str(d.pid)], check=True)
+                    new = sorted(f for f in set(os.listdir(work)) - before
+                                 if f.startswith(f"count.{tool}."))
+                    if not new:
+                        raise BenchError("callgrind wrote no dump")
+                    return {"instructions": callgrind_totals(os.path.join(work, new[-1]))}
+                t.send_signal(signal.SIGINT)
+                t.wait(30)
+                calls = strace_totals(f"{out}.{part}")
+                return {"syscalls": sum(calls.values()), "by_call": calls}
+
+            tracer = start("setup")
+            client = run_wsdhcp(d.http_port, n, 100, 300, hold=True)
+            ready = read_json_line(client, 330)
+            if ready["opened"] != n:
+                raise BenchError(f"{ready['opened']} of {n} set-ups: {ready.get('first_failure')}")
+            got = stop("setup", tracer)
+            tracer = start("teardown")
+            client.stdin.close()
+            if not wait_sessions(d.http_port, 0, 120):
+                raise BenchError("the sessions did not close")
+            got_down = stop("teardown", tracer)
+            tracer = None
+            for key, value in got.items():
+                if key == "by_call":
+                    entry["syscalls_per_setup_by_call"] = {
+                        k: round(v / n, 2) for k, v in sorted(value.items(), key=lambda kv: -kv[1])}
+                else:
+                    entry[f"{key}_per_setup"] = round(value / n)
+                    entry[f"{key}_per_teardown"] = round(got_down[key] / n)
+            log(f"  per set-up: " + ", ".join(f"{k} {v}" for k, v in entry.items()
+                                              if k.endswith(("_per_setup", "_per_teardown"))))
+        except (BenchError, subprocess.SubprocessError, OSError, ValueError, KeyError) as e:
+            results["errors"].append(f"count ({tool}): {e}")
+            log(f"  failed: {e}")
+        finally:
+            if tracer is not None:
+                REG.stop(tracer)
+            if client is not None:
+                REG.stop(client)
             if d is not None:
                 d.stop()
 
@@ -1181,10 +1300,18 @@ def machine_info():
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    git = run(["git", "-C", TOP, "rev-parse", "--short", "HEAD"]).stdout.decode().strip()
-    dirty = run(["git", "-C", TOP, "status", "--porcelain"]).stdout.decode().strip() != ""
+    # The tree the benchmarked build was made from (AERO_BENCH_BUILD may
+    # be another tree's build).
+    src = TOP
+    try:
+        with open(os.path.join(BUILD, "meson-info", "meson-info.json")) as f:
+            src = json.load(f)["directories"]["source"]
+    except (OSError, ValueError, KeyError):
+        pass
+    git = run(["git", "-C", src, "rev-parse", "--short", "HEAD"]).stdout.decode().strip()
+    dirty = run(["git", "-C", src, "status", "--porcelain"]).stdout.decode().strip() != ""
     import hashlib
-    diff = run(["git", "-C", TOP, "diff", "HEAD", "--", "src", "plugins"], timeout=60).stdout
+    diff = run(["git", "-C", src, "diff", "HEAD", "--", "src", "plugins"], timeout=60).stdout
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
     return {
@@ -1348,6 +1475,20 @@ def report(results):
                              "lease p50", "lease p99", "per s", "srv CPU", "gen CPU",
                              "backlog", "steal %"]), ""]
 
+    c = results.get("count") or {}
+    if c.get("instructions_per_setup") or c.get("syscalls_per_setup"):
+        top = ", ".join(f"{k} {v}" for k, v in
+                        list((c.get("syscalls_per_setup_by_call") or {}).items())[:8])
+        out += [f"5c. Counted: aero-netd per set-up (connect + upgrade -> DHCPACK) and per "
+                f"teardown, {c['setups']} set-ups at {c['in_flight']} in flight on a warm server",
+                table([["user-space instructions (callgrind)",
+                        fmt(c.get("instructions_per_setup"), ",.0f"),
+                        fmt(c.get("instructions_per_teardown"), ",.0f")],
+                       ["system calls (strace -c)", fmt(c.get("syscalls_per_setup"), ".0f"),
+                        fmt(c.get("syscalls_per_teardown"), ".0f")]],
+                      ["", "per set-up", "per teardown"]),
+                f"system calls per set-up: {top}" if top else "", ""]
+
     rows = []
     for k, v in sorted(results.get("idle_memory_kib", {}).items()):
         rows.append([k, str(v.get("VmRSS")), str(v.get("RssAnon")), str(v.get("Pss")),
@@ -1469,13 +1610,15 @@ def main():
     global REG, DEADLINE
     ap = argparse.ArgumentParser(description="aero-netd benchmarks (run through bench/run)")
     ap.add_argument("--quick", action="store_true", help="short smoke run of every benchmark")
-    ap.add_argument("--only", default="throughput,jumbo,latency,scale,setup",
-                    help="comma-separated subset of: throughput,jumbo,latency,scale,setup")
+    ap.add_argument("--only", default="throughput,jumbo,latency,scale,setup,count",
+                    help="comma-separated subset of: throughput,jumbo,latency,scale,setup,count")
     ap.add_argument("--duration", type=int, help="seconds per iperf3 run")
     ap.add_argument("--reps", type=int, help="iperf3 runs per test (median reported)")
     ap.add_argument("--rr-count", type=int, help="timed round trips per latency run")
     ap.add_argument("--scale", help="comma-separated session counts for the memory test")
     ap.add_argument("--setup-count", type=int, help="set-ups per set-up scenario")
+    ap.add_argument("--count-setups", type=int,
+                    help="set-ups counted under callgrind and strace (500; quick: 100)")
     ap.add_argument("--budget", type=int, help="overall time budget in seconds (1140; quick: 360)")
     ap.add_argument("--out", help="JSON output file (default bench/results/DATE.json)")
     ap.add_argument("--note", default="", help="free text stored with the results")
@@ -1489,6 +1632,7 @@ def main():
     args.rr_count = args.rr_count or (2000 if q else 10000)
     args.scale = [int(x) for x in (args.scale or ("100,1000" if q else "100,1000,10000")).split(",")]
     args.setup_count = args.setup_count or (200 if q else 1000)
+    args.count_setups = args.count_setups or (100 if q else 500)
     args.fill_concurrency = 32
     args.scale_timeout = 60 if q else 300
     args.setup_timeout = 30 if q else 90
@@ -1526,6 +1670,7 @@ def main():
                          ("latency", lambda: latency_bench(work, results, args)),
                          ("scale", lambda: scale_bench(work, results, args)),
                          ("setup", lambda: setup_bench(work, results, args)),
+                         ("count", lambda: count_bench(work, results, args)),
                          ("profile", lambda: profile_bench(work, results, args, stamp))):
             if name not in only:
                 continue

@@ -154,14 +154,16 @@ def tables(runs):
     lines.append("")
     lines.append("Latency (p50 added to loopback, µs, pinned: aero / slirp4netns / the floor, "
                  "and aero ÷ slirp4netns; target ≤ 1.2×), idle memory (KiB RSS per session, "
-                 "largest N), set-up p99 (ms; aero-netd, and the floor in brackets; target < 20):")
+                 "largest N), set-up p99 (ms; aero-netd, and the floor in brackets; target < 20), "
+                 "and what a set-up costs aero-netd, counted (callgrind, strace; runs that "
+                 "have the count):")
     lines.append("")
     lines.append(row(["run (UTC)", "aero-netd", "added latency", "÷ slirp4netns",
                       "KiB/session", "sessions", "set-up p99, 100 at once",
-                      "set-up p99, 100 in flight"]))
-    lines.append(row(["---"] * 8))
+                      "set-up p99, 100 in flight", "instructions / syscalls per set-up"]))
+    lines.append(row(["---"] * 9))
     for run in runs:
-        if not (run.get("latency") or run.get("scale") or run.get("setup")):
+        if not (run.get("latency") or run.get("scale") or run.get("setup") or run.get("count")):
             continue
         a, s, f = (added(run, p, True) for p in ("aero", "slirp4netns", "slirp4netns+relay"))
         scale = run.get("scale") or []
@@ -179,6 +181,10 @@ def tables(runs):
             cells.append("–" if p is None else
                          (f"**{p:.1f}**" if p < 20 else f"{p:.1f}")
                          + ("" if fl is None else f" ({fl:.1f})"))
+        count = run.get("count") or {}
+        ins, sc = count.get("instructions_per_setup"), count.get("syscalls_per_setup")
+        cells.append("–" if ins is None and sc is None else
+                     f"{fmt(ins, ',.0f')} / {fmt(sc, '.0f')}")
         lines.append(row(cells))
     return "\n".join(lines)
 
