@@ -1059,10 +1059,8 @@ def count_bench(work, results, args):
             results["errors"].append(f"count ({tool}): {e}")
             log(f"  failed: {e}")
         finally:
-            if tracer is not None:
-                REG.stop(tracer)
-            if client is not None:
-                REG.stop(client)
+            for p in (tracer, client):
+                REG.stop(p)  # None: nothing to stop
             if d is not None:
                 d.stop()
 
