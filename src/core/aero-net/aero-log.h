@@ -10,7 +10,9 @@
  *
  * The variable part is (field, value) string pairs, then "MESSAGE" followed
  * by the printf-style format and its arguments, exactly as
- * g_log_structured() takes them; "MESSAGE" must come last. */
+ * g_log_structured() takes them; "MESSAGE" must come last. A record the
+ * writer would not print (below its level) is skipped before its
+ * arguments are evaluated: keep side effects out of them. */
 #pragma once
 
 #include <glib.h>
