@@ -240,6 +240,28 @@ append_lower (GString *out, const char *key)
     g_string_append_c (out, g_ascii_tolower (*p));
 }
 
+/* Whether a JSON line already has @key (compared without case): one of
+ * its own four, the key of a field before @fields[@i] (each is written
+ * lower-cased, or renamed because that key was taken already), or a
+ * name in @renamed. */
+static gboolean
+json_key_taken (const GLogField *fields, gsize i, const char *key, GPtrArray *renamed)
+{
+  static const char *const own[] = { "time", "level", "component", "message" };
+
+  for (gsize k = 0; k < G_N_ELEMENTS (own); k++)
+    if (g_ascii_strcasecmp (key, own[k]) == 0)
+      return TRUE;
+  for (gsize j = 0; j < i; j++)
+    if (fields[j].key != NULL && !is_hidden_field (fields[j].key)
+        && g_ascii_strcasecmp (key, fields[j].key) == 0)
+      return TRUE;
+  for (guint k = 0; renamed != NULL && k < renamed->len; k++)
+    if (g_ascii_strcasecmp (key, g_ptr_array_index (renamed, k)) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 static void
 append_line (GString *out, AeroLogFormat format, GLogLevelFlags log_level,
              const GLogField *fields, gsize n_fields)
@@ -270,17 +292,14 @@ append_line (GString *out, AeroLogFormat format, GLogLevelFlags log_level,
 
   if (format == AERO_LOG_FORMAT_JSON)
     {
-      g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-
-      g_hash_table_add (seen, g_strdup ("time"));
-      g_hash_table_add (seen, g_strdup ("level"));
-      g_hash_table_add (seen, g_strdup ("component"));
-      g_hash_table_add (seen, g_strdup ("message"));
+      /* Names given to fields whose own key was taken (rare). */
+      g_autoptr (GPtrArray) renamed = NULL;
 
       g_string_append (out, "{\"time\":\"");
       append_time (out);
-      g_string_append_printf (out, "\",\"level\":\"%s\",\"component\":\"",
-                              level_name (log_level, FALSE));
+      g_string_append (out, "\",\"level\":\"");
+      g_string_append (out, level_name (log_level, FALSE));
+      g_string_append (out, "\",\"component\":\"");
       if (component == NULL)
         g_string_append_c (out, '-');
       else if (field_text (component, &text, &len))
@@ -299,24 +318,36 @@ append_line (GString *out, AeroLogFormat format, GLogLevelFlags log_level,
 
       for (gsize i = 0; i < n_fields; i++)
         {
-          g_autofree char *key = NULL;
-
           if (fields[i].key == NULL || is_hidden_field (fields[i].key))
             continue;
 
           /* Keep keys unique, so that no field hides another. */
-          key = g_ascii_strdown (fields[i].key, -1);
-          while (g_hash_table_contains (seen, key))
-            {
-              char *renamed = g_strconcat ("field_", key, NULL);
-
-              g_free (key);
-              key = renamed;
-            }
-          g_hash_table_add (seen, g_strdup (key));
-
           g_string_append (out, ",\"");
-          append_escaped (out, key, -1, TRUE);
+          if (!json_key_taken (fields, i, fields[i].key, renamed))
+            {
+              gsize at = out->len;
+
+              append_escaped (out, fields[i].key, -1, TRUE);
+              for (gsize k = at; k < out->len; k++)
+                out->str[k] = g_ascii_tolower (out->str[k]);
+            }
+          else
+            {
+              g_autofree char *key = g_ascii_strdown (fields[i].key, -1);
+
+              do
+                {
+                  char *longer = g_strconcat ("field_", key, NULL);
+
+                  g_free (key);
+                  key = longer;
+                }
+              while (json_key_taken (fields, i, key, renamed));
+              append_escaped (out, key, -1, TRUE);
+              if (renamed == NULL)
+                renamed = g_ptr_array_new_with_free_func (g_free);
+              g_ptr_array_add (renamed, g_steal_pointer (&key));
+            }
           g_string_append (out, "\":\"");
           if (field_text (&fields[i], &text, &len))
             append_escaped (out, text, len, TRUE);

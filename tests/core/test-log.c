@@ -197,10 +197,12 @@ test_json (void)
     FIELD ("AERO_COMPONENT", "ws \"main\""),
     FIELD ("SESSION", "42"),
     FIELD ("Peer", "[::1]:80"),
+    FIELD ("PEER", "again"),
     FIELD ("CTRL", "a\x01\x1f\x7f\b\f\r\n\tz"),
     FIELD ("SLASH", "back\\slash"),
     FIELD ("UNICODE", "\xe2\x82\xac \xf0\x9f\x98\x80"),
     FIELD ("TIME", "not the time"),
+    FIELD ("FIELD_TIME", "nor this"),
     { "BUF", "hello", 5 },
     { "BIN", "\xc3\x28", 2 },
     FIELD ("MESSAGE", "said \"hi\"\n"),
@@ -228,11 +230,13 @@ test_json (void)
   g_assert_cmpstr (json_object_get_string_member (object, "message"), ==, "said \"hi\"\n");
   g_assert_cmpstr (json_object_get_string_member (object, "session"), ==, "42");
   g_assert_cmpstr (json_object_get_string_member (object, "peer"), ==, "[::1]:80");
+  g_assert_cmpstr (json_object_get_string_member (object, "field_peer"), ==, "again");
   g_assert_cmpstr (json_object_get_string_member (object, "ctrl"), ==, "a\x01\x1f\x7f\b\f\r\n\tz");
   g_assert_cmpstr (json_object_get_string_member (object, "slash"), ==, "back\\slash");
   g_assert_cmpstr (json_object_get_string_member (object, "unicode"), ==,
                    "\xe2\x82\xac \xf0\x9f\x98\x80");
   g_assert_cmpstr (json_object_get_string_member (object, "field_time"), ==, "not the time");
+  g_assert_cmpstr (json_object_get_string_member (object, "field_field_time"), ==, "nor this");
   g_assert_cmpstr (json_object_get_string_member (object, "buf"), ==, "hello");
   g_assert_cmpstr (json_object_get_string_member (object, "bin"), ==, "<binary>");
 
@@ -241,7 +245,7 @@ test_json (void)
 
   /* GLib's own fields are left out; nothing else is added. */
   members = json_object_get_members (object);
-  g_assert_cmpuint (g_list_length (members), ==, 12);
+  g_assert_cmpuint (g_list_length (members), ==, 14);
   g_assert_false (json_object_has_member (object, "priority"));
   g_assert_false (json_object_has_member (object, "glib_domain"));
   g_assert_false (json_object_has_member (object, "code_file"));
