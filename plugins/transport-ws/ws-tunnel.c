@@ -33,6 +33,7 @@ struct _WsTunnel
   WsGuardInputStream *guard;
   WsCountingOutputStream *counter;
   gboolean attached;               /* the connection exists */
+  gboolean plain;                  /* over a socket without TLS: closing cannot block */
   WsFrameReader reader;            /* control frames, text and broken frames */
   gboolean close_sent;             /* our close frame is written: no frame after it */
   gboolean close_received;         /* the peer's close frame arrived */
@@ -205,8 +206,15 @@ tunnel_release (WsTunnel *self)
       g_output_stream_close (G_OUTPUT_STREAM (self->counter), NULL, NULL);
       g_input_stream_close (G_INPUT_STREAM (self->guard), NULL, NULL);
     }
-  /* The filters never close the connection under them: do it here. */
-  if (self->stream)
+  /* The filters never close the connection under them: do it here. A
+   * plain socket closes at once; TLS may have a close_notify to send. */
+  if (self->stream && self->plain)
+    {
+      g_autoptr (GIOStream) stream = g_steal_pointer (&self->stream);
+
+      g_io_stream_close (stream, NULL, NULL);
+    }
+  else if (self->stream)
     g_io_stream_close_async (g_steal_pointer (&self->stream), G_PRIORITY_DEFAULT, NULL,
                              stream_closed_cb, NULL);
 
@@ -1006,6 +1014,7 @@ ws_tunnel_attach (WsTunnel *self, GIOStream *stream, GSocket *socket, GBytes *pr
   g_return_if_fail (!self->attached && !self->finished);
 
   self->stream = g_object_ref (stream);
+  self->plain = socket != NULL;
   self->guard = ws_guard_input_stream_new (g_io_stream_get_input_stream (stream), self->max_message,
                                            prefix);
   self->counter = ws_counting_output_stream_new (g_io_stream_get_output_stream (stream));
