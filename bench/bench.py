@@ -969,6 +969,17 @@ def callgrind_totals(path):
     raise BenchError(f"{path}: no totals line")
 
 
+def callgrind_dump(pid, work, prefix):
+    """Has the callgrind running PID (--callgrind-out-file=WORK/PREFIX)
+    write its counts so far, and returns their instruction total."""
+    before = set(os.listdir(work))
+    run(["callgrind_control", "-d", str(pid)], check=True)
+    new = sorted(f for f in set(os.listdir(work)) - before if f.startswith(prefix + "."))
+    if not new:
+        raise BenchError("callgrind wrote no dump")
+    return callgrind_totals(os.path.join(work, new[-1]))
+
+
 def strace_totals(path):
     """Calls per system call, and in all, from an `strace -c` summary."""
     calls = {}
@@ -981,7 +992,7 @@ def strace_totals(path):
 
 
 def count_bench(work, results, args):
-    """Benchmark 5c: what a set-up and a teardown cost aero-netd in units
+    """Benchmark 6: what a set-up and a teardown cost aero-netd in units
     the neighbours on a shared VM do not move: user-space instructions
     (valgrind's callgrind) and system calls (strace -c). A fresh server,
     100 set-ups and teardowns to warm it, then COUNT set-ups at 100 in
@@ -1022,13 +1033,7 @@ def count_bench(work, results, args):
 
             def stop(part, t):
                 if tool == "callgrind":
-                    before = set(os.listdir(work))
-                    run(["callgrind_control", "-d", str(d.pid)], check=True)
-                    new = sorted(f for f in set(os.listdir(work)) - before
-                                 if f.startswith(f"count.{tool}."))
-                    if not new:
-                        raise BenchError("callgrind wrote no dump")
-                    return {"instructions": callgrind_totals(os.path.join(work, new[-1]))}
+                    return {"instructions": callgrind_dump(d.pid, work, f"count.{tool}")}
                 t.send_signal(signal.SIGINT)
                 t.wait(30)
                 calls = strace_totals(f"{out}.{part}")
@@ -1063,6 +1068,40 @@ def count_bench(work, results, args):
                 REG.stop(p)  # None: nothing to stop
             if d is not None:
                 d.stop()
+    if shutil.which("valgrind") is not None and time_left() >= 60:
+        count_floor(work, results, n)
+
+
+def count_floor(work, results, n):
+    """The same set-ups against wsfloor under callgrind: what the user
+    space of the least a tunnel server can do costs per set-up."""
+    log(f"count: {n} set-ups of wsfloor under callgrind")
+    port = free_port()
+    floor = client = None
+    try:
+        floor = REG.spawn(["valgrind", "--tool=callgrind",
+                           f"--callgrind-out-file={os.path.join(work, 'count.floor')}",
+                           WSFLOOR, str(port)], "wsfloor", preexec_fn=raise_nofile)
+        if not wait_listening(port, 60):
+            raise BenchError("wsfloor did not start under valgrind")
+        warm = run_wsdhcp(port, 100, 10, 120, hold=False)
+        read_json_line(warm, 150)
+        warm.wait(30)
+        time.sleep(1)
+        run(["callgrind_control", "-z", str(floor.pid)], check=True)
+        client = run_wsdhcp(port, n, 100, 300, hold=True)
+        ready = read_json_line(client, 330)
+        if ready["opened"] != n:
+            raise BenchError(f"{ready['opened']} of {n} set-ups: {ready.get('first_failure')}")
+        per = round(callgrind_dump(floor.pid, work, "count.floor") / n)
+        results["count"]["floor_instructions_per_setup"] = per
+        log(f"  per set-up: {per} instructions")
+    except (BenchError, subprocess.SubprocessError, OSError, ValueError, KeyError) as e:
+        results["errors"].append(f"count (floor): {e}")
+        log(f"  failed: {e}")
+    finally:
+        for p in (client, floor):
+            REG.stop(p)
 
 
 def listen_backlog(port):
@@ -1477,11 +1516,13 @@ def report(results):
     if c.get("instructions_per_setup") or c.get("syscalls_per_setup"):
         top = ", ".join(f"{k} {v}" for k, v in
                         list((c.get("syscalls_per_setup_by_call") or {}).items())[:8])
-        out += [f"5c. Counted: aero-netd per set-up (connect + upgrade -> DHCPACK) and per "
+        out += [f"6. Counted: aero-netd per set-up (connect + upgrade -> DHCPACK) and per "
                 f"teardown, {c['setups']} set-ups at {c['in_flight']} in flight on a warm server",
                 table([["user-space instructions (callgrind)",
                         fmt(c.get("instructions_per_setup"), ",.0f"),
                         fmt(c.get("instructions_per_teardown"), ",.0f")],
+                       ["  the floor's (wsfloor)",
+                        fmt(c.get("floor_instructions_per_setup"), ",.0f"), "-"],
                        ["system calls (strace -c)", fmt(c.get("syscalls_per_setup"), ".0f"),
                         fmt(c.get("syscalls_per_teardown"), ".0f")]],
                       ["", "per set-up", "per teardown"]),

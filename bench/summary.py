@@ -156,7 +156,7 @@ def tables(runs):
                  "and aero ÷ slirp4netns; target ≤ 1.2×), idle memory (KiB RSS per session, "
                  "largest N), set-up p99 (ms; aero-netd, and the floor in brackets; target < 20), "
                  "and what a set-up costs aero-netd, counted (callgrind, strace; runs that "
-                 "have the count):")
+                 "have the count; the floor's in brackets):")
     lines.append("")
     lines.append(row(["run (UTC)", "aero-netd", "added latency", "÷ slirp4netns",
                       "KiB/session", "sessions", "set-up p99, 100 at once",
@@ -183,8 +183,10 @@ def tables(runs):
                          + ("" if fl is None else f" ({fl:.1f})"))
         count = run.get("count") or {}
         ins, sc = count.get("instructions_per_setup"), count.get("syscalls_per_setup")
+        fl = count.get("floor_instructions_per_setup")
         cells.append("–" if ins is None and sc is None else
-                     f"{fmt(ins, ',.0f')} / {fmt(sc, '.0f')}")
+                     f"{fmt(ins, ',.0f')} / {fmt(sc, '.0f')}"
+                     + ("" if fl is None else f" ({fl:,} instructions)"))
         lines.append(row(cells))
     return "\n".join(lines)
 
