@@ -560,16 +560,34 @@ ws_counting_output_stream_set_batch_limit (WsCountingOutputStream *self, gsize l
   self->batch_limit = CLAMP (limit, 1, WS_COUNTING_BATCH_MAX);
 }
 
-/* One unfragmented frame whose payload is @head followed by @body: one
- * copy of each into the batch, masked on the way when @mask is set. */
-static void
-write_frame_parts (WsCountingOutputStream *self, guint8 opcode, const guint8 *head, gsize head_len,
-                   const guint8 *body, gsize body_len, const guint8 *mask)
+/**
+ * ws_counting_output_stream_write_frame_parts:
+ * @self: a counting stream
+ * @opcode: the frame's opcode (binary, close, ping, pong)
+ * @head: (nullable): the start of the payload (a protocol header), or %NULL
+ * @head_len: its length
+ * @body: the rest of the payload
+ * @body_len: its length
+ * @mask: (nullable): the 4-byte masking key (client side), or %NULL
+ *
+ * Writes one unfragmented WebSocket frame whose payload is @head followed
+ * by @body, without joining them first: the frame header and the (masked)
+ * payload are added to the batch whatever its limit, so the caller bounds
+ * what it sends (the tunnel's send queue); a batch past the limit is
+ * written out at once. Nothing is written after a write error or once
+ * closing has begun.
+ */
+void
+ws_counting_output_stream_write_frame_parts (WsCountingOutputStream *self, guint8 opcode,
+                                             const guint8 *head, gsize head_len,
+                                             const guint8 *body, gsize body_len,
+                                             const guint8 *mask)
 {
   gsize len = head_len + body_len;
   gsize header_len;
   guint8 *out;
 
+  g_return_if_fail (WS_IS_COUNTING_OUTPUT_STREAM (self));
   if (self->error || self->close_task || g_output_stream_is_closed (G_OUTPUT_STREAM (self)))
     return;
   out = batch_grow (self, ws_frame_header_size (len, mask != NULL) + len);
@@ -596,23 +614,19 @@ write_frame_parts (WsCountingOutputStream *self, guint8 opcode, const guint8 *he
 /**
  * ws_counting_output_stream_write_frame:
  * @self: a counting stream
- * @opcode: the frame's opcode (binary, close, ping, pong)
+ * @opcode: the frame's opcode
  * @payload: the payload
  * @len: its length
  * @mask: (nullable): the 4-byte masking key (client side), or %NULL
  *
- * Writes one unfragmented WebSocket frame: the frame header and the
- * (masked) payload are added to the batch whatever its limit, so the
- * caller bounds what it sends (the tunnel's send queue); a batch past the
- * limit is written out at once. Nothing is written after a write error or
- * once closing has begun.
+ * ws_counting_output_stream_write_frame_parts() with the whole payload in
+ * one piece.
  */
 void
 ws_counting_output_stream_write_frame (WsCountingOutputStream *self, guint8 opcode,
                                        const guint8 *payload, gsize len, const guint8 *mask)
 {
-  g_return_if_fail (WS_IS_COUNTING_OUTPUT_STREAM (self));
-  write_frame_parts (self, opcode, NULL, 0, payload, len, mask);
+  ws_counting_output_stream_write_frame_parts (self, opcode, NULL, 0, payload, len, mask);
 }
 
 /**
@@ -628,30 +642,7 @@ void
 ws_counting_output_stream_write_message (WsCountingOutputStream *self, const guint8 *payload,
                                          gsize len, const guint8 *mask)
 {
-  g_return_if_fail (WS_IS_COUNTING_OUTPUT_STREAM (self));
-  write_frame_parts (self, 0x2 /* binary */, NULL, 0, payload, len, mask);
-}
-
-/**
- * ws_counting_output_stream_write_message_parts:
- * @self: a counting stream
- * @head: the start of the message (a protocol header)
- * @head_len: its length
- * @body: the rest of the message
- * @body_len: its length
- * @mask: (nullable): the 4-byte masking key (client side), or %NULL
- *
- * Writes one unfragmented binary message made of @head followed by @body,
- * as ws_counting_output_stream_write_message() would write their
- * concatenation, without building it first.
- */
-void
-ws_counting_output_stream_write_message_parts (WsCountingOutputStream *self, const guint8 *head,
-                                               gsize head_len, const guint8 *body, gsize body_len,
-                                               const guint8 *mask)
-{
-  g_return_if_fail (WS_IS_COUNTING_OUTPUT_STREAM (self));
-  write_frame_parts (self, 0x2 /* binary */, head, head_len, body, body_len, mask);
+  ws_counting_output_stream_write_frame (self, 0x2, payload, len, mask);
 }
 
 /**

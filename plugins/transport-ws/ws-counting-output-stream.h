@@ -20,8 +20,8 @@
  *
  * Frames: ws_counting_output_stream_write_frame() frames a payload (a
  * binary message, a pong, a close frame) and adds it to the batch
- * directly, whole; ws_counting_output_stream_write_message_parts() does
- * the same for a message given as a header and a body, so that the
+ * directly, whole; ws_counting_output_stream_write_frame_parts() does
+ * the same for a payload given as a header and a body, so that the
  * caller need not join them first. A GIO writer's own writes are taken
  * whole or not at all, so the two never interleave within a frame.
  *
@@ -68,9 +68,9 @@ void ws_counting_output_stream_write_frame (WsCountingOutputStream *self, guint8
                                             const guint8 *payload, gsize len, const guint8 *mask);
 void ws_counting_output_stream_write_message (WsCountingOutputStream *self, const guint8 *payload,
                                               gsize len, const guint8 *mask);
-void ws_counting_output_stream_write_message_parts (WsCountingOutputStream *self,
-                                                    const guint8 *head, gsize head_len,
-                                                    const guint8 *body, gsize body_len,
-                                                    const guint8 *mask);
+void ws_counting_output_stream_write_frame_parts (WsCountingOutputStream *self, guint8 opcode,
+                                                  const guint8 *head, gsize head_len,
+                                                  const guint8 *body, gsize body_len,
+                                                  const guint8 *mask);
 
 G_END_DECLS

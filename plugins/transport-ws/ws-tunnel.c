@@ -232,51 +232,38 @@ tunnel_is_open (WsTunnel *self)
   return self->attached && !self->close_sent && !self->io_closing && !self->finished;
 }
 
-/* Writes one WebSocket frame into the batch (masked on the client side). */
+/* Writes one WebSocket frame whose payload is @head followed by @body
+ * into the batch (masked on the client side). */
 static void
-tunnel_write_frame (WsTunnel *self, guint8 opcode, const guint8 *payload, gsize len)
+tunnel_write_frame (WsTunnel *self, guint8 opcode, const guint8 *head, gsize head_len,
+                    const guint8 *body, gsize body_len)
 {
-  self->handed += ws_tunnel_wire_size (len, self->client);
-  if (self->client)
-    {
-      guint32 key = g_random_int ();
+  guint32 key = self->client ? g_random_int () : 0;
 
-      ws_counting_output_stream_write_frame (self->counter, opcode, payload, len,
-                                             (const guint8 *) &key);
-    }
-  else
-    ws_counting_output_stream_write_frame (self->counter, opcode, payload, len, NULL);
-}
-
-/* Writes one binary message, @head followed by @body, into the batch
- * (masked on the client side) without joining them first. */
-static void
-tunnel_write_message_parts (WsTunnel *self, const guint8 *head, gsize head_len,
-                            const guint8 *body, gsize body_len)
-{
   self->handed += ws_tunnel_wire_size (head_len + body_len, self->client);
-  if (self->client)
-    {
-      guint32 key = g_random_int ();
-
-      ws_counting_output_stream_write_message_parts (self->counter, head, head_len, body,
-                                                     body_len, (const guint8 *) &key);
-    }
-  else
-    ws_counting_output_stream_write_message_parts (self->counter, head, head_len, body,
-                                                   body_len, NULL);
+  ws_counting_output_stream_write_frame_parts (self->counter, opcode, head, head_len, body,
+                                               body_len,
+                                               self->client ? (const guint8 *) &key : NULL);
 }
 
-/* Hands one encoded message to the batch (or to the queue that waits for
- * the connection). No bound is checked here. */
+/* Hands one binary message, @head followed by @body, to the batch, or
+ * joined to the queue that waits for the connection. No bound is checked
+ * here. */
 static void
-tunnel_send (WsTunnel *self, GBytes *message)
+tunnel_send_parts (WsTunnel *self, const guint8 *head, gsize head_len, const guint8 *body,
+                   gsize body_len)
 {
-  gsize len = g_bytes_get_size (message);
+  gsize len = head_len + body_len;
 
   if (!self->attached)
     {
-      g_queue_push_tail (&self->pending, g_bytes_ref (message));
+      guint8 *joined = g_malloc (MAX (len, 1));
+
+      if (head_len > 0)
+        memcpy (joined, head, head_len);
+      if (body_len > 0)
+        memcpy (joined + head_len, body, body_len);
+      g_queue_push_tail (&self->pending, g_bytes_new_take (joined, len));
       self->pending_bytes += ws_tunnel_wire_size (len, self->client);
       return;
     }
@@ -284,12 +271,21 @@ tunnel_send (WsTunnel *self, GBytes *message)
     return;
   aero_metric_inc (self->metrics->tx_messages);
   aero_metric_add (self->metrics->tx_bytes, (double) len);
-  tunnel_write_frame (self, WS_OPCODE_BINARY, g_bytes_get_data (message, NULL), len);
+  tunnel_write_frame (self, WS_OPCODE_BINARY, head, head_len, body, body_len);
+}
+
+/* Hands one encoded message on (tunnel_send_parts()). */
+static void
+tunnel_send (WsTunnel *self, GBytes *message)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (message, &len);
+
+  tunnel_send_parts (self, NULL, 0, data, len);
 }
 
 /* Sends one Ethernet frame as a FRAME message: its header and the frame
- * go straight into the batch, one copy of each; only while the connection
- * is not yet attached is the message built, for the queue. */
+ * go into the batch, one copy of each, without building the message. */
 static void
 tunnel_send_frame (WsTunnel *self, GBytes *frame)
 {
@@ -297,19 +293,8 @@ tunnel_send_frame (WsTunnel *self, GBytes *frame)
   gsize len;
   const guint8 *data = g_bytes_get_data (frame, &len);
 
-  if (!self->attached)
-    {
-      g_autoptr (GBytes) message = aero_l2_encode_frame (frame);
-
-      tunnel_send (self, message);
-      return;
-    }
-  if (!tunnel_is_open (self))
-    return;
-  aero_metric_inc (self->metrics->tx_messages);
-  aero_metric_add (self->metrics->tx_bytes, (double) (AERO_L2_HEADER_LEN + len));
   aero_l2_write_header (header, AERO_L2_FRAME);
-  tunnel_write_message_parts (self, header, sizeof header, data, len);
+  tunnel_send_parts (self, header, sizeof header, data, len);
 }
 
 /* Writes our close frame: @code (none when 0) and @reason. */
@@ -329,7 +314,7 @@ tunnel_write_close (WsTunnel *self, guint16 code, const char *reason)
         memcpy (payload + 2, reason, rlen);
       len = 2 + rlen;
     }
-  tunnel_write_frame (self, WS_OPCODE_CLOSE, payload, len);
+  tunnel_write_frame (self, WS_OPCODE_CLOSE, NULL, 0, payload, len);
   self->close_sent = TRUE;
 }
 
@@ -712,7 +697,7 @@ tunnel_control (WsTunnel *self, const WsFrameEvent *ev)
     {
     case WS_OPCODE_PING:
       if (tunnel_is_open (self))
-        tunnel_write_frame (self, WS_OPCODE_PONG, payload, len);
+        tunnel_write_frame (self, WS_OPCODE_PONG, NULL, 0, payload, len);
       break;
     case WS_OPCODE_CLOSE:
       self->close_received = TRUE;

@@ -1843,7 +1843,7 @@ peer_read_some (Pair *pair, GByteArray *into, gsize max)
  * parses exactly one frame per message, in order, FIN and binary, mask
  * bit and key as given, the payload unmasked back to the input. A message
  * that leaves the batch under its limit waits for the main loop; one that
- * takes it past the limit goes out at once. write_message_parts() does the
+ * takes it past the limit goes out at once. write_frame_parts() does the
  * same for a message given as head and body, split anywhere (the body's
  * key bytes continue where the head's stopped). */
 static void
@@ -1879,8 +1879,8 @@ test_counting_write_message_frames (void)
               ws_counting_output_stream_write_message (counter, data, sizes[i],
                                                        masked ? key : NULL);
             else
-              ws_counting_output_stream_write_message_parts (counter, data, head, data + head,
-                                                             sizes[i] - head, masked ? key : NULL);
+              ws_counting_output_stream_write_frame_parts (counter, 0x2, data, head, data + head,
+                                                           sizes[i] - head, masked ? key : NULL);
             g_ptr_array_add (expected, frame_new (0x82, masked ? key : NULL, payload));
             total += wire;
             if (batched + wire < WS_COUNTING_BATCH_MAX)
