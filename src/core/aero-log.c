@@ -240,9 +240,9 @@ append_lower (GString *out, const char *key)
     g_string_append_c (out, g_ascii_tolower (*p));
 }
 
-/* Whether a JSON line already has @key (compared without case): one of
- * its own four, the key of a field before @fields[@i] (each is written
- * lower-cased, or renamed because that key was taken already), or a
+/* Whether a JSON line already has @key (compared without case, as keys
+ * are written lower-cased): one of its own four, the key of a field before
+ * @fields[@i] (written as it is, or renamed because it was taken), or a
  * name in @renamed. */
 static gboolean
 json_key_taken (const GLogField *fields, gsize i, const char *key, GPtrArray *renamed)
@@ -318,35 +318,33 @@ append_line (GString *out, AeroLogFormat format, GLogLevelFlags log_level,
 
       for (gsize i = 0; i < n_fields; i++)
         {
+          g_autofree char *renamed_key = NULL;
+          const char *key;
+          gsize at;
+
           if (fields[i].key == NULL || is_hidden_field (fields[i].key))
             continue;
 
-          /* Keep keys unique, so that no field hides another. */
-          g_string_append (out, ",\"");
-          if (!json_key_taken (fields, i, fields[i].key, renamed))
+          /* Keep keys unique, so that no field hides another; keys are
+           * written lower-cased. */
+          key = fields[i].key;
+          while (json_key_taken (fields, i, key, renamed))
             {
-              gsize at = out->len;
+              char *longer = g_strconcat ("field_", key, NULL);
 
-              append_escaped (out, fields[i].key, -1, TRUE);
-              for (gsize k = at; k < out->len; k++)
-                out->str[k] = g_ascii_tolower (out->str[k]);
+              g_free (renamed_key);
+              key = renamed_key = longer;
             }
-          else
+          g_string_append (out, ",\"");
+          at = out->len;
+          append_escaped (out, key, -1, TRUE);
+          for (gsize k = at; k < out->len; k++)
+            out->str[k] = g_ascii_tolower (out->str[k]);
+          if (renamed_key != NULL)
             {
-              g_autofree char *key = g_ascii_strdown (fields[i].key, -1);
-
-              do
-                {
-                  char *longer = g_strconcat ("field_", key, NULL);
-
-                  g_free (key);
-                  key = longer;
-                }
-              while (json_key_taken (fields, i, key, renamed));
-              append_escaped (out, key, -1, TRUE);
               if (renamed == NULL)
                 renamed = g_ptr_array_new_with_free_func (g_free);
-              g_ptr_array_add (renamed, g_steal_pointer (&key));
+              g_ptr_array_add (renamed, g_steal_pointer (&renamed_key));
             }
           g_string_append (out, "\":\"");
           if (field_text (&fields[i], &text, &len))
