@@ -969,6 +969,17 @@ def callgrind_totals(path):
     raise BenchError(f"{path}: no totals line")
 
 
+def callgrind(work, prefix):
+    """The command line prefix that runs a program under callgrind, its
+    counts going to WORK/PREFIX.N (one file per callgrind_dump())."""
+    return ["valgrind", "--tool=callgrind",
+            f"--callgrind-out-file={os.path.join(work, prefix)}"]
+
+
+def callgrind_zero(pid):
+    run(["callgrind_control", "-z", str(pid)], check=True)
+
+
 def callgrind_dump(pid, work, prefix):
     """Has the callgrind running PID (--callgrind-out-file=WORK/PREFIX)
     write its counts so far, and returns their instruction total."""
@@ -989,6 +1000,24 @@ def strace_totals(path):
             if len(parts) >= 5 and re.match(r"^\d+\.\d+$", parts[0]) and parts[-1] != "total":
                 calls[parts[-1]] = int(parts[3])
     return calls
+
+
+def count_warm_up(port):
+    """100 set-ups and teardowns against the server on PORT, one by one."""
+    warm = run_wsdhcp(port, 100, 10, 120, hold=False)
+    read_json_line(warm, 150)
+    warm.wait(30)
+
+
+def count_hold(port, n):
+    """N set-ups at 100 in flight against the server on PORT, held open
+    until the returned wsdhcp's stdin closes."""
+    client = run_wsdhcp(port, n, 100, 300, hold=True)
+    ready = read_json_line(client, 330)
+    if ready["opened"] != n:
+        REG.stop(client)
+        raise BenchError(f"{ready['opened']} of {n} set-ups: {ready.get('first_failure')}")
+    return client
 
 
 def count_bench(work, results, args):
@@ -1012,19 +1041,17 @@ def count_bench(work, results, args):
         d = client = tracer = None
         try:
             if tool == "callgrind":
-                d = scale_server(work, "aero-count-cg", ready_timeout=120, wrapper=[
-                    "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"])
+                d = scale_server(work, "aero-count-cg", ready_timeout=120,
+                                 wrapper=callgrind(work, f"count.{tool}"))
             else:
                 d = scale_server(work, "aero-count-st")
-            warm = run_wsdhcp(d.http_port, 100, 10, 120, hold=False)
-            read_json_line(warm, 150)
-            warm.wait(30)
+            count_warm_up(d.http_port)
             if not wait_sessions(d.http_port, 0, 60):
                 raise BenchError("the warm-up sessions did not close")
 
             def start(part):
                 if tool == "callgrind":
-                    run(["callgrind_control", "-z", str(d.pid)], check=True)
+                    callgrind_zero(d.pid)
                     return None
                 t = REG.spawn(["strace", "-f", "-c", "-o", f"{out}.{part}", "-p", str(d.pid)],
                               "strace", stderr=subprocess.PIPE)
@@ -1040,10 +1067,7 @@ def count_bench(work, results, args):
                 return {"syscalls": sum(calls.values()), "by_call": calls}
 
             tracer = start("setup")
-            client = run_wsdhcp(d.http_port, n, 100, 300, hold=True)
-            ready = read_json_line(client, 330)
-            if ready["opened"] != n:
-                raise BenchError(f"{ready['opened']} of {n} set-ups: {ready.get('first_failure')}")
+            client = count_hold(d.http_port, n)
             got = stop("setup", tracer)
             tracer = start("teardown")
             client.stdin.close()
@@ -1079,20 +1103,14 @@ def count_floor(work, results, n):
     port = free_port()
     floor = client = None
     try:
-        floor = REG.spawn(["valgrind", "--tool=callgrind",
-                           f"--callgrind-out-file={os.path.join(work, 'count.floor')}",
-                           WSFLOOR, str(port)], "wsfloor", preexec_fn=raise_nofile)
+        floor = REG.spawn(callgrind(work, "count.floor") + [WSFLOOR, str(port)], "wsfloor",
+                          preexec_fn=raise_nofile)
         if not wait_listening(port, 60):
             raise BenchError("wsfloor did not start under valgrind")
-        warm = run_wsdhcp(port, 100, 10, 120, hold=False)
-        read_json_line(warm, 150)
-        warm.wait(30)
+        count_warm_up(port)
         time.sleep(1)
-        run(["callgrind_control", "-z", str(floor.pid)], check=True)
-        client = run_wsdhcp(port, n, 100, 300, hold=True)
-        ready = read_json_line(client, 330)
-        if ready["opened"] != n:
-            raise BenchError(f"{ready['opened']} of {n} set-ups: {ready.get('first_failure')}")
+        callgrind_zero(floor.pid)
+        client = count_hold(port, n)
         per = round(callgrind_dump(floor.pid, work, "count.floor") / n)
         results["count"]["floor_instructions_per_setup"] = per
         log(f"  per set-up: {per} instructions")
