@@ -73,7 +73,7 @@ configure_link (const char *ifname, guint mtu, gboolean up, guint *out_mtu, GErr
 }
 
 static gboolean
-enable_offload (int fd, const char *ifname, GError **error)
+enable_vnet_hdr (int fd, const char *ifname, gboolean offload, GError **error)
 {
   int hdr_len = sizeof (struct virtio_net_hdr);
   const char *what = "TUNSETVNETHDRSZ";
@@ -81,17 +81,19 @@ enable_offload (int fd, const char *ifname, GError **error)
   if (ioctl (fd, TUNSETVNETHDRSZ, &hdr_len) == 0)
     {
       what = "TUNSETOFFLOAD";
-      if (ioctl (fd, TUNSETOFFLOAD, (unsigned long) (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)) == 0)
+      if (ioctl (fd, TUNSETOFFLOAD,
+                 offload ? (unsigned long) (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) : 0ul) == 0)
         return TRUE;
     }
   g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
-               "cannot enable offload on %s (%s): %s", ifname, what, g_strerror (errno));
+               "cannot set up the virtio-net header on %s (%s): %s", ifname, what,
+               g_strerror (errno));
   return FALSE;
 }
 
 static int
-open_here (const char *name, guint mtu, gboolean up, gboolean offload, char **out_name,
-           guint *out_mtu, GError **error)
+open_here (const char *name, guint mtu, gboolean up, gboolean vnet_hdr, gboolean offload,
+           char **out_name, guint *out_mtu, GError **error)
 {
   struct ifreq ifr;
   int fd = open ("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -103,7 +105,8 @@ open_here (const char *name, guint mtu, gboolean up, gboolean offload, char **ou
       return -1;
     }
   memset (&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
+  vnet_hdr = vnet_hdr || offload;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0);
   g_strlcpy (ifr.ifr_name, name, IFNAMSIZ);
   if (ioctl (fd, TUNSETIFF, &ifr) < 0)
     {
@@ -114,7 +117,7 @@ open_here (const char *name, guint mtu, gboolean up, gboolean offload, char **ou
                    name, g_strerror (e));
       return -1;
     }
-  if ((offload && !enable_offload (fd, ifr.ifr_name, error)) ||
+  if ((vnet_hdr && !enable_vnet_hdr (fd, ifr.ifr_name, offload, error)) ||
       !configure_link (ifr.ifr_name, mtu, up, out_mtu, error))
     {
       close (fd);
@@ -125,14 +128,14 @@ open_here (const char *name, guint mtu, gboolean up, gboolean offload, char **ou
 }
 
 int
-aero_tap_open (const char *name, const char *netns, guint mtu, gboolean up, gboolean offload,
-               char **out_name, guint *out_mtu, GError **error)
+aero_tap_open (const char *name, const char *netns, guint mtu, gboolean up, gboolean vnet_hdr,
+               gboolean offload, char **out_name, guint *out_mtu, GError **error)
 {
   g_autofree char *ns_path = NULL;
   int here, there, fd;
 
   if (netns == NULL || *netns == '\0')
-    return open_here (name, mtu, up, offload, out_name, out_mtu, error);
+    return open_here (name, mtu, up, vnet_hdr, offload, out_name, out_mtu, error);
 
   ns_path = g_build_filename ("/var/run/netns", netns, NULL);
   here = open ("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -159,7 +162,7 @@ aero_tap_open (const char *name, const char *netns, guint mtu, gboolean up, gboo
                    "cannot enter network namespace %s: %s", netns, g_strerror (e));
       return -1;
     }
-  fd = open_here (name, mtu, up, offload, out_name, out_mtu, error);
+  fd = open_here (name, mtu, up, vnet_hdr, offload, out_name, out_mtu, error);
   if (setns (here, CLONE_NEWNET) < 0)
     g_error ("cannot return to the original network namespace: %s", g_strerror (errno));
   close (here);

@@ -11,7 +11,16 @@
  * kernel hands over TCP segments of up to 64 KiB (TSO) and the far side's
  * large segments reach it in one write, which the kernel splits (GSO).
  * Fewer, larger frames cross the tunnel while the guest keeps its MTU; see
- * tap-offload.h for what is done to the frames. */
+ * tap-offload.h for what is done to the frames.
+ *
+ * With merge = true (the default) the device carries virtio-net headers
+ * too, and consecutive TCP segments of one flow that arrive from the
+ * tunnel together are written as one large segment, as a NIC's receive
+ * offload would hand them to the guest's stack: the guest's TCP runs,
+ * acknowledges and wakes its reader once per burst rather than once per
+ * frame. A burst is written when a frame that cannot join it arrives, when
+ * it cannot grow, or at the end of the main-loop dispatch that delivered
+ * it, so no frame waits for a later one. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,13 +51,18 @@ struct _TapFactory
   gint64 mtu;
   gboolean up;
   gboolean offload;
+  gboolean merge;
   gint64 segment;
 
   char *ifname;
   guint dev_mtu;
   int fd;
+  gboolean vnet; /* every read and write starts with a virtio-net header */
   guint watch;
   guint8 *buffer;
+  TapMerge burst;     /* merge = true: segments waiting to be written as one */
+  gsize burst_bytes;  /* the sizes of its frames as they came */
+  AeroWatch *flush;   /* writes the burst at the end of the dispatch */
   TapStack *active; /* unowned; cleared by the stack's close */
 
   AeroMetric *m_rx_frames;
@@ -62,6 +76,7 @@ struct _TapFactory
   AeroMetric *m_rx_pieces;
   AeroMetric *m_rx_bad_offload;
   AeroMetric *m_tx_gso;
+  AeroMetric *m_tx_merged;
   AeroMetric *m_rx_errors;
 };
 
@@ -78,6 +93,92 @@ static void tap_factory_resume (TapFactory *self);
 
 /* ---- the stack ---------------------------------------------------------- */
 
+/* Writes FRAME (LEN bytes) behind HDR (when the device takes one); the
+ * TCP checksum field is replaced by PARTIAL when HDR asks for GSO. */
+static gboolean
+tap_write (TapFactory *f, const struct virtio_net_hdr *hdr, const guint8 *partial,
+           const guint8 *frame, gsize len)
+{
+  struct iovec iov[4];
+  int n = 0;
+  gsize want = len;
+
+  if (f->vnet)
+    {
+      iov[n++] = (struct iovec){ (void *) hdr, sizeof *hdr };
+      want += sizeof *hdr;
+    }
+  if (f->vnet && hdr->gso_type != VIRTIO_NET_HDR_GSO_NONE && partial)
+    {
+      /* The frame as it is, but for the checksum field. */
+      gsize at = hdr->csum_start + hdr->csum_offset;
+
+      iov[n++] = (struct iovec){ (void *) frame, at };
+      iov[n++] = (struct iovec){ (void *) partial, 2 };
+      iov[n++] = (struct iovec){ (void *) (frame + at + 2), len - at - 2 };
+    }
+  else
+    iov[n++] = (struct iovec){ (void *) frame, len };
+  if (f->vnet && hdr->gso_type != VIRTIO_NET_HDR_GSO_NONE)
+    aero_metric_inc (f->m_tx_gso);
+  return writev (f->fd, iov, n) == (gssize) want;
+}
+
+/* Writes the pending burst, if any. */
+static void
+tap_factory_flush (TapFactory *f)
+{
+  struct virtio_net_hdr hdr;
+  gsize len;
+  guint segments;
+  const guint8 *frame = tap_merge_take (&f->burst, f->dev_mtu, &hdr, &len, &segments);
+  gsize bytes = f->burst_bytes;
+
+  if (frame == NULL)
+    return;
+  f->burst_bytes = 0;
+  if (f->fd < 0 || !tap_write (f, &hdr, NULL, frame, len))
+    {
+      aero_metric_add (f->m_tx_dropped, (double) segments);
+      return;
+    }
+  if (segments > 1)
+    aero_metric_add (f->m_tx_merged, (double) segments);
+  aero_metric_add (f->m_tx_frames, (double) segments);
+  aero_metric_add (f->m_tx_bytes, (double) bytes);
+}
+
+static void
+flush_cb (AeroWatch *watch, GIOCondition revents, gpointer data)
+{
+  tap_factory_flush (data);
+}
+
+/* Offers FRAME to the burst; FALSE when it must be written on its own
+ * (the burst before it has been written). */
+static gboolean
+tap_factory_merge (TapFactory *f, const guint8 *frame, gsize len)
+{
+  TapMergeResult r = tap_merge_add (&f->burst, frame, len);
+
+  if (r == TAP_MERGE_FLUSH)
+    {
+      tap_factory_flush (f);
+      r = tap_merge_add (&f->burst, frame, len);
+    }
+  if (r == TAP_MERGE_REFUSED)
+    {
+      tap_factory_flush (f);
+      return FALSE;
+    }
+  f->burst_bytes += len;
+  if (tap_merge_sealed (&f->burst))
+    tap_factory_flush (f);
+  else if (aero_watch_get_ready_time (f->flush) < 0)
+    aero_watch_set_ready_time (f->flush, 0);
+  return TRUE;
+}
+
 static AeroFlowReturn
 tap_stack_push (AeroFrameSink *sink, GBytes *frame)
 {
@@ -86,33 +187,24 @@ tap_stack_push (AeroFrameSink *sink, GBytes *frame)
   gsize len;
   const guint8 *data = g_bytes_get_data (frame, &len);
 
+  gboolean written;
+
   if (self->closed || f->fd < 0)
     return AERO_FLOW_CLOSED;
-  if (f->offload)
+  if (f->merge && tap_factory_merge (f, data, len))
+    return AERO_FLOW_OK;
+  if (f->vnet)
     {
       struct virtio_net_hdr hdr;
       guint8 partial[2];
-      struct iovec iov[4] = { { &hdr, sizeof hdr }, { (void *) data, len } };
-      int n = 2;
 
-      if (tap_offload_to_kernel (data, len, f->dev_mtu, &hdr, partial))
-        {
-          /* The frame as it is, but for the checksum field. */
-          gsize at = hdr.csum_start + hdr.csum_offset;
-
-          iov[1].iov_len = at;
-          iov[2] = (struct iovec){ partial, 2 };
-          iov[3] = (struct iovec){ (void *) (data + at + 2), len - at - 2 };
-          n = 4;
-          aero_metric_inc (f->m_tx_gso);
-        }
-      if (writev (f->fd, iov, n) != (gssize) (sizeof hdr + len))
-        {
-          aero_metric_inc (f->m_tx_dropped);
-          return AERO_FLOW_DROPPED;
-        }
+      if (!(f->offload && tap_offload_to_kernel (data, len, f->dev_mtu, &hdr, partial)))
+        memset (&hdr, 0, sizeof hdr);
+      written = tap_write (f, &hdr, partial, data, len);
     }
-  else if (write (f->fd, data, len) != (gssize) len)
+  else
+    written = write (f->fd, data, len) == (gssize) len;
+  if (!written)
     {
       aero_metric_inc (f->m_tx_dropped);
       return AERO_FLOW_DROPPED;
@@ -170,6 +262,8 @@ tap_stack_close (AeroStack *stack)
   if (self->closed)
     return;
   self->closed = TRUE;
+  /* What the session delivered before it closed still reaches the guest. */
+  tap_factory_flush (self->factory);
   tap_stack_set_sink (AERO_FRAME_SOURCE (self), NULL);
   if (self->factory->active == self)
     self->factory->active = NULL;
@@ -244,8 +338,8 @@ static gboolean
 tap_readable (gint fd, GIOCondition condition, gpointer data)
 {
   TapFactory *self = data;
-  /* With offload every read starts with a virtio-net header. */
-  gssize vnet_len = self->offload ? (gssize) sizeof (struct virtio_net_hdr) : 0;
+  /* With offload or merge every read starts with a virtio-net header. */
+  gssize vnet_len = self->vnet ? (gssize) sizeof (struct virtio_net_hdr) : 0;
 
   for (int i = 0; i < TAP_READ_BUDGET; i++)
     {
@@ -292,7 +386,19 @@ tap_readable (gint fd, GIOCondition condition, gpointer data)
           read_offloaded (self, stack, (gsize) n);
           continue;
         }
-      frame = g_bytes_new (self->buffer, (gsize) n);
+      if (vnet_len > 0)
+        {
+          /* Without offload features the kernel completes every checksum
+           * and segments every packet itself: the header is empty. */
+          static const struct virtio_net_hdr empty;
+
+          if (memcmp (self->buffer, &empty, sizeof empty) != 0)
+            {
+              aero_metric_inc (self->m_rx_bad_offload);
+              continue;
+            }
+        }
+      frame = g_bytes_new (self->buffer + vnet_len, (gsize) n);
       aero_frame_source_emit (AERO_FRAME_SOURCE (stack), frame);
     }
   return G_SOURCE_CONTINUE;
@@ -345,6 +451,7 @@ tap_factory_configure (AeroComponent *component, AeroConfigGroup *group, GError 
   return aero_config_group_get_int (group, "mtu", 0, 65521, 0, &self->mtu, error) &&
          aero_config_group_get_bool (group, "up", TRUE, &self->up, error) &&
          aero_config_group_get_bool (group, "offload", FALSE, &self->offload, error) &&
+         aero_config_group_get_bool (group, "merge", TRUE, &self->merge, error) &&
          aero_config_group_get_int (group, "segment-size", TAP_OFFLOAD_SEGMENT_MIN,
                                     TAP_OFFLOAD_SEGMENT_MAX, TAP_SEGMENT_DEFAULT, &self->segment,
                                     error);
@@ -356,10 +463,12 @@ tap_factory_start (AeroComponent *component, AeroHost *host, GError **error)
   TapFactory *self = TAP_FACTORY (component);
   AeroMetrics *m = aero_host_get_metrics (host);
 
-  self->fd = aero_tap_open (self->device, self->netns, (guint) self->mtu, self->up, self->offload,
-                            &self->ifname, &self->dev_mtu, error);
+  self->vnet = self->offload || self->merge;
+  self->fd = aero_tap_open (self->device, self->netns, (guint) self->mtu, self->up, self->vnet,
+                            self->offload, &self->ifname, &self->dev_mtu, error);
   if (self->fd < 0)
     return FALSE;
+  self->flush = aero_watch_new (NULL, flush_cb, self);
   self->buffer = g_malloc (TAP_BUFFER_SIZE);
   self->m_rx_frames = aero_metrics_counter (m, "aero_tap_rx_frames_total",
                                             "Frames read from the TAP device.");
@@ -385,14 +494,18 @@ tap_factory_start (AeroComponent *component, AeroHost *host, GError **error)
     "Frames read whose virtio-net header or packet did not add up (dropped).");
   self->m_tx_gso = aero_metrics_counter (
     m, "aero_tap_tx_gso_frames_total",
-    "TCP segments larger than the MTU written for the kernel to split (offload = true).");
+    "TCP segments larger than the MTU written for the kernel to split (offload = true, or "
+    "merged).");
+  self->m_tx_merged = aero_metrics_counter (
+    m, "aero_tap_tx_merged_frames_total",
+    "Frames from the tunnel written as part of a larger segment (merge = true).");
   self->m_rx_errors = aero_metrics_counter (
     m, "aero_tap_read_errors_total",
     "Reads from the TAP device that failed (the device is gone: reading stops).");
   tap_factory_resume (self);
   AERO_LOG_INFO ("tap", "device", self->ifname, "netns", self->netns ? self->netns : "-",
-                 "MESSAGE", "TAP device %s open (MTU %u%s)", self->ifname, self->dev_mtu,
-                 self->offload ? ", offload" : "");
+                 "MESSAGE", "TAP device %s open (MTU %u%s%s)", self->ifname, self->dev_mtu,
+                 self->offload ? ", offload" : "", self->merge ? ", merge" : "");
   return TRUE;
 }
 
@@ -402,6 +515,9 @@ tap_factory_stop (AeroComponent *component)
   TapFactory *self = TAP_FACTORY (component);
 
   g_clear_handle_id (&self->watch, g_source_remove);
+  tap_factory_flush (self);
+  g_clear_pointer (&self->flush, aero_watch_free);
+  tap_merge_clear (&self->burst);
   if (self->fd >= 0)
     close (self->fd);
   self->fd = -1;

@@ -27,7 +27,19 @@
  *     segments larger than one MTU, with the right GSO fields and partial
  *     pseudo-header sum, and leaves the header empty for every other frame;
  *     what it produces, fed back through tap_offload_from_kernel, gives
- *     valid pieces.
+ *     valid pieces;
+ *   - merging (tap_merge_*): a run of consecutive segments (IPv4 and IPv6,
+ *     with TCP timestamps) becomes one segment with the right lengths, IPv4
+ *     header checksum, GSO fields and pseudo-header sum, whose completed
+ *     checksum verifies, and which tap_offload_from_kernel splits back
+ *     into exactly the frames that went in; the burst stops at 65,535
+ *     bytes of IP packet, after a PSH and after a short segment; a frame
+ *     of another flow or with any other header difference asks for the
+ *     burst to be written first; frames that must not be merged (no
+ *     payload, SYN, FIN, RST, URG, ECE, CWR, a PSH with nothing pending,
+ *     bad checksums, padding, fragments, UDP, ARP) are refused; a burst of
+ *     one segment is written as it came, or with GSO fields when it is
+ *     larger than the MTU; the kernel's pieces never exceed the MTU.
  * Random data comes from a GRand with a fixed seed, so runs repeat. */
 #include <string.h>
 
@@ -1315,6 +1327,394 @@ test_round_trip (void)
     }
 }
 
+/* ---- merging ------------------------------------------------------------------ */
+
+/* Segment K of a run of payload SEG bytes long, starting at sequence
+ * 0x10000000, with IPv4 id 0x3000 + K, as libslirp or Linux send them. */
+static Frame
+run_segment (guint version, const guint8 *payload, gsize seg, guint k, guint8 flags)
+{
+  TcpSpec s = { 0 };
+
+  s.version = version;
+  s.flags = flags;
+  s.seq = 0x10000000 + (guint32) (k * seg);
+  s.ack = 0x20000000;
+  s.id = (guint16) (0x3000 + k);
+  s.frag = 0x4000;
+  s.payload = payload + k * seg;
+  s.payload_len = seg;
+  return build_tcp (&s);
+}
+
+static void
+test_merge_run (void)
+{
+  for (guint version = 4; version <= 6; version += 2)
+    {
+      const gsize seg = 1448;
+      const guint n = 50;
+      g_autoptr (GRand) rng = g_rand_new_with_seed (SEED + version);
+      g_autofree guint8 *payload = g_malloc (seg * n);
+      Frame f[50];
+      TapMerge m = { 0 };
+      struct virtio_net_hdr hdr;
+      const guint8 *out;
+      g_autofree guint8 *copy = NULL;
+      gsize len, hl, l4;
+      guint segments, taken = 0, pieces = 0;
+      g_autoptr (GPtrArray) split = new_sink ();
+      /* 65,535 bytes of IP packet: headers of 40 or 60 + 32 bytes. */
+      guint fit = (guint) ((65535 - (version == 4 ? 20 : 40) - 32) / seg);
+
+      fill_random (rng, payload, seg * n);
+      for (guint k = 0; k < n; k++)
+        f[k] = run_segment (version, payload, seg, k, TCP_ACK);
+      l4 = f[0].l4;
+      hl = f[0].hl;
+      g_assert_null (tap_merge_take (&m, 1500, &hdr, &len, &segments));
+      for (guint k = 0; k < n; k++)
+        {
+          TapMergeResult r = tap_merge_add (&m, f[k].data, f[k].len);
+
+          if (r == TAP_MERGE_FLUSH)
+            break;
+          g_assert_cmpint (r, ==, TAP_MERGE_TAKEN);
+          g_assert_false (tap_merge_sealed (&m));
+          taken++;
+        }
+      g_assert_cmpuint (taken, ==, fit);
+      /* An MTU that takes the segments whole: 1500 for IPv4 (52 bytes of
+       * headers), more for IPv6 (72). */
+      out = tap_merge_take (&m, version == 4 ? 1500 : 9000, &hdr, &len, &segments);
+      g_assert_nonnull (out);
+      g_assert_cmpuint (segments, ==, fit);
+      g_assert_cmpuint (len, ==, hl + fit * seg);
+      copy = g_memdup2 (out, len);
+      {
+        struct virtio_net_hdr again;
+        gsize again_len;
+
+        g_assert_null (tap_merge_take (&m, 1500, &again, &again_len, &segments));
+      }
+
+      /* The headers of the first segment, but for the lengths and checksums. */
+      g_assert_cmpmem (copy, ETH_LEN, f[0].data, ETH_LEN);
+      if (version == 4)
+        {
+          g_assert_cmpuint (rd16 (copy + ETH_LEN + 2), ==, len - ETH_LEN);
+          g_assert_cmphex (rd16 (copy + ETH_LEN + 4), ==, 0x3000);
+          g_assert_cmphex (ref_sum (copy + ETH_LEN, 20, 0), ==, 0xffff);
+          g_assert_cmphex (hdr.gso_type, ==, VIRTIO_NET_HDR_GSO_TCPV4);
+        }
+      else
+        {
+          g_assert_cmpuint (rd16 (copy + ETH_LEN + 4), ==, len - ETH_LEN - 40);
+          g_assert_cmpmem (copy + ETH_LEN + 6, 34, f[0].data + ETH_LEN + 6, 34);
+          g_assert_cmphex (hdr.gso_type, ==, VIRTIO_NET_HDR_GSO_TCPV6);
+        }
+      g_assert_cmpmem (copy + l4, 16, f[0].data + l4, 16);
+      g_assert_cmpmem (copy + l4 + 18, hl - l4 - 18, f[0].data + l4 + 18, hl - l4 - 18);
+      g_assert_cmphex (hdr.flags, ==, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+      g_assert_cmpuint (hdr.gso_size, ==, seg);
+      g_assert_cmpuint (hdr.hdr_len, ==, hl);
+      g_assert_cmpuint (hdr.csum_start, ==, l4);
+      g_assert_cmpuint (hdr.csum_offset, ==, 16);
+      g_assert_cmphex (rd16 (copy + l4 + 16), ==, ref_pseudo (version, PROTO_TCP, len - l4));
+      g_assert_cmpmem (copy + hl, fit * seg, payload, fit * seg);
+      {
+        /* Completed as the kernel would, the checksum verifies. */
+        g_autofree guint8 *done = g_memdup2 (copy, len);
+
+        wr16 (done + l4 + 16, (guint16) ~ref_sum (done + l4, len - l4, 0));
+        g_assert_true (ref_l4_ok (done, version, PROTO_TCP, l4, len));
+      }
+
+      /* Split again at the same size: the very frames that went in. */
+      g_assert_cmpint (tap_offload_from_kernel (&hdr, copy, len, (guint) seg, collect, split,
+                                                &pieces), ==, TAP_OFFLOAD_OK);
+      g_assert_cmpuint (pieces, ==, fit);
+      for (guint k = 0; k < fit; k++)
+        {
+          gsize plen;
+          const guint8 *p = g_bytes_get_data (split->pdata[k], &plen);
+
+          g_assert_cmpmem (p, plen, f[k].data, f[k].len);
+        }
+
+      /* The frame that did not fit starts the next burst, and the run
+       * ends with a PSH, which seals it. */
+      for (guint k = fit; k < n - 1; k++)
+        g_assert_cmpint (tap_merge_add (&m, f[k].data, f[k].len), ==, TAP_MERGE_TAKEN);
+      g_free (f[n - 1].data);
+      f[n - 1] = run_segment (version, payload, seg, n - 1, TCP_ACK | TCP_PSH);
+      g_assert_cmpint (tap_merge_add (&m, f[n - 1].data, f[n - 1].len), ==, TAP_MERGE_TAKEN);
+      g_assert_true (tap_merge_sealed (&m));
+      g_assert_cmpint (tap_merge_add (&m, f[0].data, f[0].len), ==, TAP_MERGE_FLUSH);
+      out = tap_merge_take (&m, 1500, &hdr, &len, &segments);
+      g_assert_cmpuint (segments, ==, n - fit);
+      g_assert_cmpuint (len, ==, hl + (n - fit) * seg);
+      g_assert_cmphex (out[l4 + 13], ==, TCP_ACK | TCP_PSH);
+      g_assert_cmpuint (rd32 (out + l4 + 4), ==, 0x10000000 + fit * seg);
+      g_assert_cmpmem (out + hl, (n - fit) * seg, payload + fit * seg, (n - fit) * seg);
+
+      tap_merge_clear (&m);
+      for (guint k = 0; k < n; k++)
+        g_free (f[k].data);
+    }
+}
+
+/* A burst of one segment goes as it came, with an empty header; a shorter
+ * segment ends a burst; the payload may not grow; pieces fit the MTU. */
+static void
+test_merge_short (void)
+{
+  guint8 payload[4000];
+  struct virtio_net_hdr hdr, zero;
+  TapMerge m = { 0 };
+  Frame a, b, c;
+  const guint8 *out;
+  gsize len;
+  guint segments;
+
+  memset (payload, 0x5c, sizeof payload);
+  memset (&zero, 0, sizeof zero);
+  a = run_segment (4, payload, 1000, 0, TCP_ACK);
+  g_assert_cmpint (tap_merge_add (&m, a.data, a.len), ==, TAP_MERGE_TAKEN);
+  out = tap_merge_take (&m, 1500, &hdr, &len, &segments);
+  g_assert_cmpuint (segments, ==, 1);
+  g_assert_cmpmem (out, len, a.data, a.len);
+  g_assert_cmpmem (&hdr, sizeof hdr, &zero, sizeof zero);
+
+  /* 1000, then 600 (seq 1000): sealed. */
+  {
+    TcpSpec s = { 0 };
+
+    s.version = 4;
+    s.flags = TCP_ACK;
+    s.seq = 0x10000000 + 1000;
+    s.ack = 0x20000000;
+    s.id = 0x3001;
+    s.frag = 0x4000;
+    s.payload = payload;
+    s.payload_len = 600;
+    b = build_tcp (&s);
+    s.payload_len = 1200;
+    c = build_tcp (&s);
+  }
+  g_assert_cmpint (tap_merge_add (&m, a.data, a.len), ==, TAP_MERGE_TAKEN);
+  g_assert_cmpint (tap_merge_add (&m, c.data, c.len), ==, TAP_MERGE_FLUSH);
+  g_assert_cmpint (tap_merge_add (&m, b.data, b.len), ==, TAP_MERGE_TAKEN);
+  g_assert_true (tap_merge_sealed (&m));
+  out = tap_merge_take (&m, 1500, &hdr, &len, &segments);
+  g_assert_cmpuint (segments, ==, 2);
+  g_assert_cmpuint (len, ==, a.hl + 1600);
+  g_assert_cmpuint (hdr.gso_size, ==, 1000);
+  tap_merge_clear (&m);
+  g_free (a.data);
+  g_free (b.data);
+  g_free (c.data);
+
+  /* Segments larger than fit the device's MTU (IPv6, 1448 bytes; 1428 fit
+   * in 1500): the kernel is asked for pieces that fit. */
+  a = run_segment (6, payload, 1448, 0, TCP_ACK);
+  b = run_segment (6, payload, 1448, 1, TCP_ACK);
+  g_assert_cmpint (tap_merge_add (&m, a.data, a.len), ==, TAP_MERGE_TAKEN);
+  g_assert_cmpint (tap_merge_add (&m, b.data, b.len), ==, TAP_MERGE_TAKEN);
+  out = tap_merge_take (&m, 1500, &hdr, &len, &segments);
+  g_assert_cmpuint (segments, ==, 2);
+  g_assert_cmpuint (hdr.gso_size, ==, 1428);
+  g_free (a.data);
+  g_free (b.data);
+
+  /* A burst of one segment larger than the MTU (from a stack with
+   * offload): what tap_offload_to_kernel makes of it, the partial sum in
+   * the frame. */
+  a = run_segment (4, payload, 3000, 0, TCP_ACK);
+  g_assert_cmpint (tap_merge_add (&m, a.data, a.len), ==, TAP_MERGE_TAKEN);
+  out = tap_merge_take (&m, 1500, &hdr, &len, &segments);
+  g_assert_cmpuint (segments, ==, 1);
+  g_assert_cmpuint (len, ==, a.len);
+  g_assert_cmphex (hdr.gso_type, ==, VIRTIO_NET_HDR_GSO_TCPV4);
+  g_assert_cmpuint (hdr.gso_size, ==, 1448);
+  g_assert_cmphex (rd16 (out + a.l4 + 16), ==, ref_pseudo (4, PROTO_TCP, a.len - a.l4));
+  g_assert_cmpmem (out, a.l4 + 16, a.data, a.l4 + 16);
+  g_assert_cmpmem (out + a.l4 + 18, a.len - a.l4 - 18, a.data + a.l4 + 18, a.len - a.l4 - 18);
+  tap_merge_clear (&m);
+  g_free (a.data);
+}
+
+typedef void (*Mutate) (Frame *f);
+
+static void mut_port (Frame *f) { f->data[f->l4 + 1] ^= 1; }
+static void mut_seq (Frame *f) { wr32 (f->data + f->l4 + 4, rd32 (f->data + f->l4 + 4) + 1); }
+static void mut_ack (Frame *f) { wr32 (f->data + f->l4 + 8, rd32 (f->data + f->l4 + 8) + 1); }
+static void mut_window (Frame *f) { f->data[f->l4 + 15] ^= 1; }
+static void mut_tsval (Frame *f) { f->data[f->l4 + 20 + 7] ^= 1; }
+static void mut_tos (Frame *f) { f->data[ETH_LEN + 1] ^= 0x03; }
+static void mut_ttl (Frame *f) { f->data[ETH_LEN + 8]--; }
+static void mut_df (Frame *f) { f->data[ETH_LEN + 6] ^= 0x40; }
+static void mut_src (Frame *f) { f->data[ETH_LEN + 15] ^= 1; }
+static void mut_mac (Frame *f) { f->data[3] ^= 1; }
+
+/* The next segment of a run with one header field changed (checksums made
+ * right again): the burst must be written first. */
+static void
+test_merge_flush (void)
+{
+  static const struct { const char *what; Mutate mutate; } cases[] = {
+    { "port", mut_port },     { "sequence", mut_seq }, { "ack", mut_ack },
+    { "window", mut_window }, { "timestamp", mut_tsval }, { "tos", mut_tos },
+    { "ttl", mut_ttl },       { "DF", mut_df },        { "address", mut_src },
+    { "MAC", mut_mac },
+  };
+  guint8 payload[3000];
+
+  memset (payload, 0xa7, sizeof payload);
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      TapMerge m = { 0 };
+      Frame a = run_segment (4, payload, 1000, 0, TCP_ACK);
+      Frame b = run_segment (4, payload, 1000, 1, TCP_ACK);
+      Frame c = run_segment (4, payload, 1000, 1, TCP_ACK);
+
+      g_test_message ("%s", cases[i].what);
+      cases[i].mutate (&b);
+      wr16 (b.data + ETH_LEN + 10, 0);
+      wr16 (b.data + ETH_LEN + 10, (guint16) ~ref_sum (b.data + ETH_LEN, 20, 0));
+      fix_tcp_checksum (&b, 4);
+      g_assert_cmpint (tap_merge_add (&m, a.data, a.len), ==, TAP_MERGE_TAKEN);
+      g_assert_cmpint (tap_merge_add (&m, b.data, b.len), ==, TAP_MERGE_FLUSH);
+      /* Unchanged, it would have joined. */
+      g_assert_cmpint (tap_merge_add (&m, c.data, c.len), ==, TAP_MERGE_TAKEN);
+      tap_merge_clear (&m);
+      g_free (a.data);
+      g_free (b.data);
+      g_free (c.data);
+    }
+
+  /* IPv6 after IPv4. */
+  {
+    TapMerge m = { 0 };
+    Frame a = run_segment (4, payload, 1000, 0, TCP_ACK);
+    Frame b = run_segment (6, payload, 1000, 1, TCP_ACK);
+
+    g_assert_cmpint (tap_merge_add (&m, a.data, a.len), ==, TAP_MERGE_TAKEN);
+    g_assert_cmpint (tap_merge_add (&m, b.data, b.len), ==, TAP_MERGE_FLUSH);
+    tap_merge_clear (&m);
+    g_free (a.data);
+    g_free (b.data);
+  }
+}
+
+/* Frames that are never merged, first or following. */
+static void
+test_merge_refused (void)
+{
+  static const guint8 flag_cases[] = {
+    TCP_ACK | TCP_SYN, TCP_ACK | TCP_FIN, TCP_ACK | 0x04 /* RST */, TCP_ACK | 0x20 /* URG */,
+    TCP_ACK | TCP_ECE, TCP_ACK | TCP_CWR,  0 /* no ACK */,
+  };
+  guint8 payload[3000];
+  TapMerge m = { 0 };
+  Frame first, f;
+  struct virtio_net_hdr hdr;
+  gsize len;
+  guint segments;
+
+  memset (payload, 0x3e, sizeof payload);
+  first = run_segment (4, payload, 1000, 0, TCP_ACK);
+  for (int following = 0; following < 2; following++)
+    {
+      if (following)
+        g_assert_cmpint (tap_merge_add (&m, first.data, first.len), ==, TAP_MERGE_TAKEN);
+
+      for (gsize i = 0; i < G_N_ELEMENTS (flag_cases); i++)
+        {
+          f = run_segment (4, payload, 1000, (guint) following, flag_cases[i]);
+          g_assert_cmpint (tap_merge_add (&m, f.data, f.len), ==, TAP_MERGE_REFUSED);
+          g_free (f.data);
+        }
+      /* No payload. */
+      {
+        TcpSpec s = { 0 };
+
+        s.version = 4;
+        s.flags = TCP_ACK;
+        s.seq = 0x10000000 + (guint32) (following * 1000);
+        s.ack = 0x20000000;
+        s.frag = 0x4000;
+        f = build_tcp (&s);
+        g_assert_cmpint (tap_merge_add (&m, f.data, f.len), ==, TAP_MERGE_REFUSED);
+        g_free (f.data);
+      }
+      /* An urgent pointer without URG. */
+      f = run_segment (4, payload, 1000, (guint) following, TCP_ACK);
+      wr16 (f.data + f.l4 + 18, 1);
+      fix_tcp_checksum (&f, 4);
+      g_assert_cmpint (tap_merge_add (&m, f.data, f.len), ==, TAP_MERGE_REFUSED);
+      g_free (f.data);
+      /* A bad TCP checksum, a bad IPv4 header checksum. */
+      f = run_segment (4, payload, 1000, (guint) following, TCP_ACK);
+      f.data[f.hl + 10] ^= 0x40;
+      g_assert_cmpint (tap_merge_add (&m, f.data, f.len), ==, TAP_MERGE_REFUSED);
+      g_free (f.data);
+      f = run_segment (4, payload, 1000, (guint) following, TCP_ACK);
+      f.data[ETH_LEN + 10] ^= 0x01;
+      g_assert_cmpint (tap_merge_add (&m, f.data, f.len), ==, TAP_MERGE_REFUSED);
+      g_free (f.data);
+      /* Padding after the IP packet. */
+      f = run_segment (4, payload, 1000, (guint) following, TCP_ACK);
+      f.data = g_realloc (f.data, f.len + 6);
+      memset (f.data + f.len, 0, 6);
+      g_assert_cmpint (tap_merge_add (&m, f.data, f.len + 6), ==, TAP_MERGE_REFUSED);
+      g_free (f.data);
+      /* A fragment (MF). */
+      f = run_segment (4, payload, 1000, (guint) following, TCP_ACK);
+      wr16 (f.data + ETH_LEN + 6, 0x2000);
+      wr16 (f.data + ETH_LEN + 10, 0);
+      wr16 (f.data + ETH_LEN + 10, (guint16) ~ref_sum (f.data + ETH_LEN, 20, 0));
+      g_assert_cmpint (tap_merge_add (&m, f.data, f.len), ==, TAP_MERGE_REFUSED);
+      g_free (f.data);
+      /* UDP. */
+      f = build_udp4 (payload, 1000);
+      g_assert_cmpint (tap_merge_add (&m, f.data, f.len), ==, TAP_MERGE_REFUSED);
+      g_free (f.data);
+    }
+  /* What was pending is still there, whole. */
+  g_assert_nonnull (tap_merge_take (&m, 1500, &hdr, &len, &segments));
+  g_assert_cmpuint (segments, ==, 1);
+
+  /* A PSH with nothing pending: nothing can follow it. */
+  f = run_segment (4, payload, 1000, 0, TCP_ACK | TCP_PSH);
+  g_assert_cmpint (tap_merge_add (&m, f.data, f.len), ==, TAP_MERGE_REFUSED);
+  g_assert_null (tap_merge_take (&m, 1500, &hdr, &len, &segments));
+  g_free (f.data);
+  /* A segment too large for a second one as large to fit (jumbo frames):
+   * 32,741 bytes of payload fit twice in 65,535 bytes of IP packet with 52
+   * bytes of headers, 32,742 do not. */
+  {
+    g_autofree guint8 *big = g_malloc0 (32742);
+
+    f = run_segment (4, big, 32742, 0, TCP_ACK);
+    g_assert_cmpint (tap_merge_add (&m, f.data, f.len), ==, TAP_MERGE_REFUSED);
+    g_free (f.data);
+    f = run_segment (4, big, 32741, 0, TCP_ACK);
+    g_assert_cmpint (tap_merge_add (&m, f.data, f.len), ==, TAP_MERGE_TAKEN);
+    g_assert_nonnull (tap_merge_take (&m, 1500, &hdr, &len, &segments));
+    g_free (f.data);
+  }
+  /* ARP. */
+  {
+    guint8 arp[60] = { 0 };
+
+    put_eth (arp, 0x0806);
+    g_assert_cmpint (tap_merge_add (&m, arp, sizeof arp), ==, TAP_MERGE_REFUSED);
+  }
+  tap_merge_clear (&m);
+  g_free (first.data);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1332,5 +1732,9 @@ main (int argc, char **argv)
   g_test_add_func ("/tap/offload/malformed", test_malformed);
   g_test_add_func ("/tap/offload/to-kernel", test_to_kernel);
   g_test_add_func ("/tap/offload/round-trip", test_round_trip);
+  g_test_add_func ("/tap/merge/run", test_merge_run);
+  g_test_add_func ("/tap/merge/short", test_merge_short);
+  g_test_add_func ("/tap/merge/flush", test_merge_flush);
+  g_test_add_func ("/tap/merge/refused", test_merge_refused);
   return g_test_run ();
 }
