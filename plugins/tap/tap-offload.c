@@ -14,7 +14,6 @@
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_PSH 0x08
-#define TCP_ACK 0x10
 #define TCP_CWR 0x80
 #define TCP_OPT_MSS 2
 
@@ -302,142 +301,25 @@ tap_offload_to_kernel (const guint8 *frame, gsize len, guint mtu, struct virtio_
   return TRUE;
 }
 
-/* ---- merging ------------------------------------------------------------ */
-
-static gboolean
-checksums_valid (const guint8 *frame, const TcpFrame *t)
+void
+tap_offload_merged_to_kernel (guint8 *frame, gsize len, const AeroTcpMergeInfo *info, guint mtu,
+                              struct virtio_net_hdr *hdr)
 {
-  if (t->version == 4 && aero_inet_checksum (frame + t->l3, t->l4 - t->l3, 0) != 0)
-    return FALSE;
-  return aero_inet_checksum (frame + t->l4, t->end - t->l4,
-                             pseudo_sum (frame, t, t->end - t->l4)) == 0;
-}
-
-static gboolean
-same_bytes (const guint8 *a, const guint8 *b, gsize from, gsize to)
-{
-  return memcmp (a + from, b + from, to - from) == 0;
-}
-
-/* Whether FRAME (parsed into T) has the pending burst's headers, but for
- * what differs between the pieces of one segment: IPv4's total length,
- * ID and header checksum, and TCP's sequence number, PSH and checksum. */
-static gboolean
-same_headers (const TapMerge *m, const guint8 *frame, const TcpFrame *t)
-{
-  const guint8 *a = m->buf, *b = frame;
-  gsize ip = m->l3, tcp = m->l4;
-
-  if (t->version != m->version || t->l3 != m->l3 || t->l4 != m->l4 || t->hl != m->hl)
-    return FALSE;
-  if (!same_bytes (a, b, 0, ip))
-    return FALSE;
-  if (m->version == 4)
-    {
-      if (!same_bytes (a, b, ip, ip + 2) || !same_bytes (a, b, ip + 6, ip + 10) ||
-          !same_bytes (a, b, ip + 12, tcp))
-        return FALSE;
-    }
-  else if (!same_bytes (a, b, ip, ip + 4) || !same_bytes (a, b, ip + 6, tcp))
-    return FALSE;
-  /* Ports; acknowledgement, offset and window; urgent pointer and options. */
-  return same_bytes (a, b, tcp, tcp + 4) && same_bytes (a, b, tcp + 8, tcp + 13) &&
-         same_bytes (a, b, tcp + 14, tcp + 16) && same_bytes (a, b, tcp + 18, m->hl);
-}
-
-TapMergeResult
-tap_merge_add (TapMerge *m, const guint8 *frame, gsize len)
-{
-  TcpFrame t;
-  gsize payload;
-  guint8 flags;
-
-  /* An Ethernet frame padded to 60 bytes (t.end < len) is not merged. */
-  if (!parse_tcp (frame, len, &t) || t.end != len)
-    return TAP_MERGE_REFUSED;
-  payload = t.end - t.hl;
-  flags = frame[t.l4 + 13];
-  if (payload == 0 || (flags & ~TCP_PSH) != TCP_ACK || get16 (frame + t.l4 + 18) != 0)
-    return TAP_MERGE_REFUSED;
-
-  if (m->len > 0)
-    {
-      if (m->sealed || !same_headers (m, frame, &t) || get32 (frame + t.l4 + 4) != m->next_seq ||
-          payload > m->gso_size || m->len - m->l3 + payload > 65535)
-        return TAP_MERGE_FLUSH;
-      if (!checksums_valid (frame, &t))
-        return TAP_MERGE_REFUSED;
-      memcpy (m->buf + m->len, frame + t.hl, payload);
-      m->len += payload;
-      m->segments++;
-      m->next_seq += (guint32) payload;
-      if (flags & TCP_PSH)
-        m->buf[m->l4 + 13] |= TCP_PSH;
-      m->sealed = (flags & TCP_PSH) || payload < m->gso_size;
-      return TAP_MERGE_TAKEN;
-    }
-
-  /* Nothing can follow a PSH, nor a segment too large for a second one
-   * as large (a jumbo frame): such a segment goes as it is. */
-  if ((flags & TCP_PSH) || 2 * payload + (t.hl - t.l3) > 65535 || !checksums_valid (frame, &t))
-    return TAP_MERGE_REFUSED;
-  if (m->buf == NULL)
-    m->buf = g_malloc (TAP_MERGE_FRAME_MAX);
-  memcpy (m->buf, frame, len);
-  m->len = len;
-  m->segments = 1;
-  m->version = t.version;
-  m->l3 = t.l3;
-  m->l4 = t.l4;
-  m->hl = t.hl;
-  m->gso_size = payload;
-  m->next_seq = get32 (frame + t.l4 + 4) + (guint32) payload;
-  m->sealed = FALSE;
-  return TAP_MERGE_TAKEN;
-}
-
-const guint8 *
-tap_merge_take (TapMerge *m, guint mtu, struct virtio_net_hdr *hdr, gsize *len, guint *segments)
-{
-  TcpFrame t = { m->version, m->l3, m->l4, m->hl, m->len };
-  guint8 *ip = m->buf + m->l3;
-  gsize headers = m->hl - m->l3;
+  gsize headers = info->hl - info->l3;
+  guint8 partial[2];
 
   memset (hdr, 0, sizeof *hdr);
-  *len = m->len;
-  *segments = m->segments;
-  if (m->len == 0)
-    return NULL;
-  m->len = 0;
-  if (m->segments == 1)
+  if (info->segments <= 1)
     {
-      guint8 partial[2];
-
-      if (tap_offload_to_kernel (m->buf, t.end, mtu, hdr, partial))
-        memcpy (m->buf + hdr->csum_start + hdr->csum_offset, partial, 2);
-      return m->buf;
+      if (tap_offload_to_kernel (frame, len, mtu, hdr, partial))
+        memcpy (frame + hdr->csum_start + hdr->csum_offset, partial, 2);
+      return;
     }
-  if (t.version == 4)
-    {
-      put16 (ip + 2, (guint16) (t.end - t.l3));
-      put16 (ip + 10, 0);
-      put16 (ip + 10, aero_inet_checksum (ip, t.l4 - t.l3, 0));
-    }
-  else
-    put16 (ip + 4, (guint16) (t.end - t.l3 - 40));
   hdr->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-  hdr->gso_type = t.version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
-  hdr->hdr_len = (guint16) t.hl;
-  hdr->gso_size = (guint16) (mtu > headers ? MIN (m->gso_size, mtu - headers) : m->gso_size);
-  hdr->csum_start = (guint16) t.l4;
+  hdr->gso_type = info->version == 4 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
+  hdr->hdr_len = (guint16) info->hl;
+  hdr->gso_size =
+    (guint16) (mtu > headers ? MIN (info->segment_size, mtu - headers) : info->segment_size);
+  hdr->csum_start = (guint16) info->l4;
   hdr->csum_offset = 16;
-  put16 (m->buf + t.l4 + 16, pseudo_sum (m->buf, &t, t.end - t.l4));
-  return m->buf;
-}
-
-void
-tap_merge_clear (TapMerge *m)
-{
-  g_free (m->buf);
-  memset (m, 0, sizeof *m);
 }

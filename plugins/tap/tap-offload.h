@@ -13,21 +13,16 @@
  * the device's MTU carries GSO fields, so the kernel splits it for
  * the guest; every other frame goes with an empty header.
  *
- * Merging, to the kernel (merge = true): consecutive TCP segments of one
- * flow that the tunnel delivers together are written as one large segment
- * with GSO fields, as a NIC's receive offload (GRO) would hand them to the
- * guest's stack: the guest's TCP runs, acknowledges and wakes its reader
- * once per burst instead of once per frame. Only segments that a receiver
- * could not tell apart from the burst's pieces are merged (the rules of
- * Linux's tcp_gro_receive(); see tap_merge_add()), and only with valid
- * checksums: the merged segment's checksum is left for the kernel to treat
- * as verified.
+ * Merged, to the kernel (merge = true): a burst of consecutive TCP
+ * segments of one flow (aero-tcp-merge.h) is written as one large segment
+ * with GSO fields and a partial checksum.
  *
  * Pure functions on buffers, no I/O: tested in tests/test-offload.c. */
 #pragma once
 
 #include <glib.h>
 #include <linux/virtio_net.h>
+#include <aero-net/aero-tcp-merge.h>
 
 G_BEGIN_DECLS
 
@@ -58,59 +53,13 @@ TapOffloadResult tap_offload_from_kernel (const struct virtio_net_hdr *hdr, guin
 gboolean tap_offload_to_kernel (const guint8 *frame, gsize len, guint mtu,
                                 struct virtio_net_hdr *hdr, guint8 partial[2]);
 
-/* Largest frame a merge builds: an IP packet of at most 65,535 bytes
- * behind an Ethernet header and two VLAN tags. */
-#define TAP_MERGE_FRAME_MAX (14 + 8 + 65535)
-
-/* A burst being merged. Zero-initialised (or after tap_merge_take()) it
- * holds nothing. */
-typedef struct {
-  guint8 *buf; /* TAP_MERGE_FRAME_MAX bytes, allocated on first use */
-  gsize len;   /* 0: nothing pending */
-  guint segments;
-  guint version;
-  gsize l3, l4, hl;
-  gsize gso_size; /* payload of the first segment */
-  guint32 next_seq;
-  gboolean sealed; /* nothing more may follow (PSH, or a short segment) */
-} TapMerge;
-
-typedef enum {
-  TAP_MERGE_TAKEN,   /* FRAME was added to the pending burst (or started one) */
-  TAP_MERGE_FLUSH,   /* take the pending burst first, then add FRAME again */
-  TAP_MERGE_REFUSED, /* FRAME cannot be merged: write it as it is */
-} TapMergeResult;
-
-/* Offers FRAME (LEN bytes, as it would be written to the device) to the
- * burst. A frame is merged when it is an unfragmented TCP segment with
- * payload and valid IP and TCP checksums, flags ACK (PSH allowed, which
- * ends the burst), and, after the first, follows the pending segment in
- * sequence with the same headers but for IPv4's length, ID and checksum,
- * a payload no larger than the first's (a smaller one ends the burst),
- * and the total within 65,535 bytes of IP packet. A segment with PSH, or
- * one so large that a second as large would not fit, does not start a
- * burst. A frame that cannot start a burst is REFUSED whether or not one
- * is pending: the caller takes the pending burst first to keep the
- * order. */
-TapMergeResult tap_merge_add (TapMerge *m, const guint8 *frame, gsize len);
-
-/* Whether nothing more can join the pending burst. */
-static inline gboolean
-tap_merge_sealed (const TapMerge *m)
-{
-  return m->len > 0 && m->sealed;
-}
-
-/* Finishes the pending burst for writing to a device of MTU and empties
- * it: fills HDR and returns the frame, valid until the next
- * tap_merge_add(), with its length in *LEN and the number of segments in
- * it in *SEGMENTS. NULL when nothing is pending. A burst of several
- * segments gets GSO fields (pieces the size of its first segment, or of
- * one MTU if smaller) and a partial checksum; a burst of one is what
- * tap_offload_to_kernel() makes of that segment. */
-const guint8 *tap_merge_take (TapMerge *m, guint mtu, struct virtio_net_hdr *hdr, gsize *len,
-                              guint *segments);
-
-void tap_merge_clear (TapMerge *m);
+/* Fills HDR for writing FRAME (LEN bytes), a burst that
+ * aero_tcp_merge_take() returned with INFO and a partial checksum, to a
+ * device of MTU: GSO fields for a burst of several segments, in pieces the
+ * size of its first segment or of one MTU if smaller; for a burst of one,
+ * what tap_offload_to_kernel() makes of it, its partial sum written into
+ * FRAME. */
+void tap_offload_merged_to_kernel (guint8 *frame, gsize len, const AeroTcpMergeInfo *info,
+                                   guint mtu, struct virtio_net_hdr *hdr);
 
 G_END_DECLS

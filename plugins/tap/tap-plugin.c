@@ -60,9 +60,9 @@ struct _TapFactory
   gboolean vnet; /* every read and write starts with a virtio-net header */
   guint watch;
   guint8 *buffer;
-  TapMerge burst;     /* merge = true: segments waiting to be written as one */
-  gsize burst_bytes;  /* the sizes of its frames as they came */
-  AeroWatch *flush;   /* writes the burst at the end of the dispatch */
+  AeroTcpMerge *burst; /* merge = true: segments waiting to be written as one */
+  gsize burst_bytes;   /* the sizes of its frames as they came */
+  AeroWatch *flush;    /* writes the burst at the end of the dispatch */
   TapStack *active; /* unowned; cleared by the stack's close */
 
   AeroMetric *m_rx_frames;
@@ -129,22 +129,25 @@ static void
 tap_factory_flush (TapFactory *f)
 {
   struct virtio_net_hdr hdr;
+  AeroTcpMergeInfo info;
   gsize len;
-  guint segments;
-  const guint8 *frame = tap_merge_take (&f->burst, f->dev_mtu, &hdr, &len, &segments);
+  guint8 *frame = f->burst ? aero_tcp_merge_take (f->burst, AERO_TCP_MERGE_CHECKSUM_PARTIAL,
+                                                  &info, &len)
+                           : NULL;
   gsize bytes = f->burst_bytes;
 
   if (frame == NULL)
     return;
   f->burst_bytes = 0;
+  tap_offload_merged_to_kernel (frame, len, &info, f->dev_mtu, &hdr);
   if (f->fd < 0 || !tap_write (f, &hdr, NULL, frame, len))
     {
-      aero_metric_add (f->m_tx_dropped, (double) segments);
+      aero_metric_add (f->m_tx_dropped, (double) info.segments);
       return;
     }
-  if (segments > 1)
-    aero_metric_add (f->m_tx_merged, (double) segments);
-  aero_metric_add (f->m_tx_frames, (double) segments);
+  if (info.segments > 1)
+    aero_metric_add (f->m_tx_merged, (double) info.segments);
+  aero_metric_add (f->m_tx_frames, (double) info.segments);
   aero_metric_add (f->m_tx_bytes, (double) bytes);
 }
 
@@ -159,20 +162,20 @@ flush_cb (AeroWatch *watch, GIOCondition revents, gpointer data)
 static gboolean
 tap_factory_merge (TapFactory *f, const guint8 *frame, gsize len)
 {
-  TapMergeResult r = tap_merge_add (&f->burst, frame, len);
+  AeroTcpMergeResult r = aero_tcp_merge_add (f->burst, frame, len);
 
-  if (r == TAP_MERGE_FLUSH)
+  if (r == AERO_TCP_MERGE_FLUSH)
     {
       tap_factory_flush (f);
-      r = tap_merge_add (&f->burst, frame, len);
+      r = aero_tcp_merge_add (f->burst, frame, len);
     }
-  if (r == TAP_MERGE_REFUSED)
+  if (r == AERO_TCP_MERGE_REFUSED)
     {
       tap_factory_flush (f);
       return FALSE;
     }
   f->burst_bytes += len;
-  if (tap_merge_sealed (&f->burst))
+  if (aero_tcp_merge_sealed (f->burst))
     tap_factory_flush (f);
   else if (aero_watch_get_ready_time (f->flush) < 0)
     aero_watch_set_ready_time (f->flush, 0);
@@ -468,7 +471,11 @@ tap_factory_start (AeroComponent *component, AeroHost *host, GError **error)
                             self->offload, &self->ifname, &self->dev_mtu, error);
   if (self->fd < 0)
     return FALSE;
-  self->flush = aero_watch_new (NULL, flush_cb, self);
+  if (self->merge)
+    {
+      self->burst = aero_tcp_merge_new ();
+      self->flush = aero_watch_new (NULL, flush_cb, self);
+    }
   self->buffer = g_malloc (TAP_BUFFER_SIZE);
   self->m_rx_frames = aero_metrics_counter (m, "aero_tap_rx_frames_total",
                                             "Frames read from the TAP device.");
@@ -517,7 +524,7 @@ tap_factory_stop (AeroComponent *component)
   g_clear_handle_id (&self->watch, g_source_remove);
   tap_factory_flush (self);
   g_clear_pointer (&self->flush, aero_watch_free);
-  tap_merge_clear (&self->burst);
+  g_clear_pointer (&self->burst, aero_tcp_merge_free);
   if (self->fd >= 0)
     close (self->fd);
   self->fd = -1;

@@ -21,3 +21,4 @@
 #include <aero-net/aero-admission.h>
 #include <aero-net/aero-watch.h>
 #include <aero-net/aero-checksum.h>
+#include <aero-net/aero-tcp-merge.h>
