@@ -12,6 +12,7 @@ struct _AeroSlirpFactory
   AeroDnsCache *dns_cache;
   AeroSlirpDnsLimit *dns_limit;
   AeroSlirpMetrics metrics;
+  AeroSlirpBurst *burst;
 };
 
 static void aero_slirp_factory_component_init (AeroComponentInterface *iface);
@@ -55,6 +56,12 @@ aero_slirp_factory_get_metrics (AeroSlirpFactory *self)
   return &self->metrics;
 }
 
+AeroSlirpBurst *
+aero_slirp_factory_get_burst (AeroSlirpFactory *self)
+{
+  return self->burst;
+}
+
 static gboolean
 aero_slirp_factory_configure (AeroComponent *component, AeroConfigGroup *group, GError **error)
 {
@@ -83,6 +90,8 @@ aero_slirp_factory_start (AeroComponent *component, AeroHost *host, GError **err
 
   aero_slirp_metrics_init (&self->metrics, host ? aero_host_get_metrics (host) : NULL, instance,
                            s);
+  if (s->merge && self->burst == NULL)
+    self->burst = aero_slirp_burst_new ();
   AERO_LOG_INFO (instance, "network", network, "MESSAGE",
                  "libslirp %s stack on %s%s, %u static names, %u services",
                  slirp_version_string (), network, s->ipv6 ? " with IPv6" : "",
@@ -99,6 +108,7 @@ aero_slirp_factory_stop (AeroComponent *component)
 {
   AeroSlirpFactory *self = AERO_SLIRP_FACTORY (component);
 
+  g_clear_pointer (&self->burst, aero_slirp_burst_free);
   aero_slirp_metrics_clear (&self->metrics);
 }
 
@@ -135,6 +145,7 @@ aero_slirp_factory_finalize (GObject *object)
 {
   AeroSlirpFactory *self = AERO_SLIRP_FACTORY (object);
 
+  g_clear_pointer (&self->burst, aero_slirp_burst_free);
   aero_slirp_metrics_clear (&self->metrics);
   g_clear_pointer (&self->settings, aero_slirp_settings_unref);
   g_clear_pointer (&self->dns_cache, aero_dns_cache_free);

@@ -25,4 +25,8 @@ AeroSlirpDnsLimit *aero_slirp_factory_get_dns_limit (AeroSlirpFactory *self);
 
 AeroSlirpMetrics *aero_slirp_factory_get_metrics (AeroSlirpFactory *self);
 
+/* The burst the instance's sessions share; NULL without merge or before
+ * start(). Declared in slirp-stack.h. */
+struct _AeroSlirpBurst *aero_slirp_factory_get_burst (AeroSlirpFactory *self);
+
 G_END_DECLS

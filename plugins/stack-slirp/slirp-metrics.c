@@ -61,6 +61,10 @@ aero_slirp_metrics_init (AeroSlirpMetrics *m, AeroMetrics *registry, const char 
   m->guest_errors = aero_metrics_instance_series (
       registry, "aero_slirp_guest_errors_total", AERO_METRIC_COUNTER,
       "Guest misbehaviour reported by libslirp", instance, NULL, NULL);
+  m->merged_frames = aero_metrics_instance_series (
+      registry, "aero_slirp_merged_frames_total", AERO_METRIC_COUNTER,
+      "Frames from guests given to libslirp as part of a larger TCP segment", instance, NULL,
+      NULL);
   for (guint i = 0; i < settings->services->len; i++)
     {
       const AeroSlirpService *service = g_ptr_array_index (settings->services, i);

@@ -20,6 +20,8 @@
  *                                            progress: session (dns-max-pending),
  *                                            instance (dns-max-lookups)
  *   aero_slirp_guest_errors_total            guest misbehaviour reported by libslirp
+ *   aero_slirp_merged_frames_total           frames from guests given to libslirp as
+ *                                            part of a larger TCP segment (merge)
  *   aero_slirp_service_connections_total{service}
  *                                            TCP connection attempts (SYN) to each
  *                                            virtual TCP service, datagrams to each
@@ -74,6 +76,7 @@ typedef struct {
   AeroMetric *dns_pending;
   AeroMetric *dns_lookups_refused[AERO_SLIRP_N_DNS_LIMITS];
   AeroMetric *guest_errors;
+  AeroMetric *merged_frames;
   GHashTable *service_connections; /* AeroSlirpService* → AeroMetric* */
 } AeroSlirpMetrics;
 

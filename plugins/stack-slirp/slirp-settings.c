@@ -622,6 +622,8 @@ get_limits (AeroConfigGroup *group, AeroSlirpSettings *s, GError **error)
     }
   if (!aero_config_group_get_bool (group, "offload", FALSE, &s->offload, error))
     return FALSE;
+  if (!aero_config_group_get_bool (group, "merge", TRUE, &s->merge, error))
+    return FALSE;
   if (!aero_config_group_get_bool (group, "host-loopback", FALSE, &s->host_loopback, error))
     return FALSE;
   if (!aero_config_group_get_int (group, "dns-cache-entries", 0, 65536, 256, &value, error))

@@ -9,6 +9,7 @@
  *   dhcp-start = 10.0.2.15      ; first of 16 DHCP leases; default: network + 15
  *   mtu = 1500                  ; 68..65520 (1280.. with IPv6)
  *   offload = false             ; clients segment: frames up to 64 KiB both ways
+ *   merge = true                ; a guest's consecutive TCP segments reach libslirp as one
  *   hostname =                  ; optional DHCP host name option
  *   domain =                    ; optional DHCP domain name
  *   search =                    ; optional DHCP search domains (list)
@@ -80,6 +81,7 @@ typedef struct {
   guint8 dhcp_start[4];
   guint mtu;
   gboolean offload; /* frames up to 65,535 bytes; libslirp's MTU raised for TCP */
+  gboolean merge;   /* consecutive TCP segments given to libslirp as one */
   char *hostname;
   char *domain;
   char **search;

@@ -25,6 +25,7 @@ struct _AeroSlirpStack
   gsize max_frame;
 
   AeroSlirpLoop *loop; /* owns the Slirp */
+  AeroSlirpBurst *burst; /* the factory's, or NULL (merge = false) */
   AeroSlirpDns *dns;
   guint guest_errors;
   gboolean closed;
@@ -217,6 +218,104 @@ input_to_slirp (AeroSlirpStack *self, const guint8 *frame, gsize len)
   return AERO_FLOW_OK;
 }
 
+/* ---- the burst ---------------------------------------------------------------- */
+
+struct _AeroSlirpBurst
+{
+  AeroTcpMerge *merge;
+  AeroSlirpStack *owner; /* whose segments are pending; NULL when none */
+  AeroWatch *flush;      /* hands the burst on at the end of the dispatch */
+};
+
+/* Gives the pending burst to its owner's libslirp. */
+static void
+burst_flush (AeroSlirpBurst *b)
+{
+  AeroSlirpStack *owner = b->owner;
+  AeroTcpMergeInfo info;
+  gsize len;
+  guint8 *frame = aero_tcp_merge_take (b->merge, AERO_TCP_MERGE_CHECKSUM_FULL, &info, &len);
+
+  b->owner = NULL;
+  if (frame == NULL || owner == NULL)
+    return;
+  if (info.segments > 1)
+    aero_metric_add (owner->metrics->merged_frames, (double) info.segments);
+  input_to_slirp (owner, frame, len);
+}
+
+static void
+burst_flush_cb (AeroWatch *watch, GIOCondition revents, gpointer data)
+{
+  burst_flush (data);
+}
+
+AeroSlirpBurst *
+aero_slirp_burst_new (void)
+{
+  AeroSlirpBurst *b = g_new0 (AeroSlirpBurst, 1);
+
+  b->merge = aero_tcp_merge_new ();
+  b->flush = aero_watch_new (NULL, burst_flush_cb, b);
+  return b;
+}
+
+void
+aero_slirp_burst_free (AeroSlirpBurst *b)
+{
+  if (b == NULL)
+    return;
+  aero_watch_free (b->flush);
+  aero_tcp_merge_free (b->merge);
+  g_free (b);
+}
+
+/* Hands on SELF's pending segments, if any, before a frame of SELF that
+ * does not join them, so that libslirp sees the guest's frames in order. */
+static void
+burst_flush_own (AeroSlirpStack *self)
+{
+  if (self->burst && self->burst->owner == self)
+    burst_flush (self->burst);
+}
+
+/* A TCP segment (or any frame) the guard passed, for libslirp. */
+static AeroFlowReturn
+merge_to_slirp (AeroSlirpStack *self, const guint8 *frame, gsize len)
+{
+  AeroSlirpBurst *b = self->burst;
+  AeroTcpMergeResult r;
+
+  if (b->owner != self)
+    burst_flush (b);
+  r = aero_tcp_merge_add (b->merge, frame, len);
+  if (r == AERO_TCP_MERGE_FLUSH)
+    {
+      burst_flush (b);
+      r = aero_tcp_merge_add (b->merge, frame, len);
+    }
+  if (r == AERO_TCP_MERGE_REFUSED)
+    {
+      burst_flush (b);
+      return input_to_slirp (self, frame, len);
+    }
+  b->owner = self;
+  if (aero_tcp_merge_sealed (b->merge))
+    burst_flush (b);
+  else if (aero_watch_get_ready_time (b->flush) < 0)
+    aero_watch_set_ready_time (b->flush, 0);
+  return AERO_FLOW_OK;
+}
+
+/* A frame for libslirp: through the burst with merge. */
+static AeroFlowReturn
+to_slirp (AeroSlirpStack *self, const guint8 *frame, gsize len)
+{
+  return self->burst ? merge_to_slirp (self, frame, len) : input_to_slirp (self, frame, len);
+}
+
+/* ---- DNS and services -------------------------------------------------------- */
+
 static void
 handle_dns_query (AeroSlirpStack *self, const AeroPacket *pkt)
 {
@@ -260,7 +359,7 @@ input_to_service (AeroSlirpStack *self, const AeroPacket *pkt, const AeroSlirpSe
       || (pkt->tcp_flags & (AERO_TCP_SYN | AERO_TCP_ACK)) == AERO_TCP_SYN)
     aero_metric_inc (aero_slirp_metrics_service (self->metrics, service));
   aero_packet_rewrite_ipv4 (copy, pkt, FALSE, service->host_addr, service->host_port);
-  return input_to_slirp (self, copy, pkt->len);
+  return to_slirp (self, copy, pkt->len);
 }
 
 static AeroFlowReturn
@@ -286,6 +385,7 @@ aero_slirp_stack_push (AeroFrameSink *sink, GBytes *frame)
   const char *reason;
   const guint8 *data;
   AeroPacket pkt;
+  AeroSlirpGuardVerdict verdict;
   gsize len;
 
   if (self->closed)
@@ -304,10 +404,13 @@ aero_slirp_stack_push (AeroFrameSink *sink, GBytes *frame)
       return AERO_FLOW_DROPPED;
     }
 
-  switch (aero_slirp_guard_classify (self->settings, &pkt, &service, &reason))
+  verdict = aero_slirp_guard_classify (self->settings, &pkt, &service, &reason);
+  if (verdict != AERO_SLIRP_GUARD_PASS && verdict != AERO_SLIRP_GUARD_SERVICE)
+    burst_flush_own (self);
+  switch (verdict)
     {
     case AERO_SLIRP_GUARD_PASS:
-      return input_to_slirp (self, data, len);
+      return to_slirp (self, data, len);
 
     case AERO_SLIRP_GUARD_DNS:
       handle_dns_query (self, &pkt);
@@ -354,6 +457,15 @@ aero_slirp_stack_close (AeroStack *stack)
   if (self->closed)
     return;
   self->closed = TRUE;
+  if (self->burst && self->burst->owner == self)
+    {
+      /* The session is over: what it had pending goes nowhere. */
+      AeroTcpMergeInfo info;
+      gsize len;
+
+      aero_tcp_merge_take (self->burst->merge, AERO_TCP_MERGE_CHECKSUM_FULL, &info, &len);
+      self->burst->owner = NULL;
+    }
   g_clear_pointer (&self->dns, aero_slirp_dns_free);
   g_clear_pointer (&self->loop, aero_slirp_loop_destroy);
   aero_metric_add (self->metrics->sessions, -1);
@@ -436,6 +548,7 @@ aero_slirp_stack_new (AeroSlirpFactory *factory, const char *session_id, GError 
   self->factory = g_object_ref (factory);
   self->settings = aero_slirp_settings_ref (aero_slirp_factory_get_settings (factory));
   self->metrics = aero_slirp_factory_get_metrics (factory);
+  self->burst = aero_slirp_factory_get_burst (factory);
   self->component = g_strdup (aero_slirp_factory_get_instance (factory));
   self->session_id = g_strdup (session_id ? session_id : "?");
   self->max_frame = self->settings->offload

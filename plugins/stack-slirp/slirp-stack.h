@@ -6,7 +6,9 @@
  * then given to libslirp, answered by the DNS server, rewritten toward a
  * virtual service's host endpoint, or refused. Frames from libslirp are
  * copied, get the service address back in place of the host endpoint (and
- * the MTU option in DHCP answers), and are emitted to the guest. close()
+ * the MTU option in DHCP answers), and are emitted to the guest. With
+ * merge, TCP segments bound for libslirp wait in the instance's burst
+ * (below) until the end of the dispatch. close()
  * cancels DNS lookups and frees the Slirp with all its sockets and timers. */
 #pragma once
 
@@ -21,5 +23,18 @@ G_DECLARE_FINAL_TYPE (AeroSlirpStack, aero_slirp_stack, AERO, SLIRP_STACK, GObje
 
 AeroSlirpStack *aero_slirp_stack_new (AeroSlirpFactory *factory, const char *session_id,
                                       GError **error);
+
+/* The burst of TCP segments a stack-slirp instance's sessions share
+ * (merge = true): consecutive segments of one flow from one guest that
+ * arrive together are given to libslirp as one segment, so that libslirp
+ * runs its TCP input, acknowledges and writes to its host socket once per
+ * burst instead of once per frame. One buffer serves every session: a
+ * burst is handed on when another session's frame arrives and at the end
+ * of the main-loop dispatch, so it never outlives the dispatch that
+ * delivered it. */
+typedef struct _AeroSlirpBurst AeroSlirpBurst;
+
+AeroSlirpBurst *aero_slirp_burst_new (void);
+void aero_slirp_burst_free (AeroSlirpBurst *burst);
 
 G_END_DECLS

@@ -27,8 +27,9 @@ browser. A guest behind a bridge with merge = true (the default) downloads
 two 32 MiB patterns at once, both with the right SHA-256, while the bridge
 merges frames (aero_tap_tx_merged_frames_total > 0, large segments written
 with GSO) and the guest's kernel counts at most 3/4 as many packets
-received on its TAP as frames came through the tunnel; it uploads, and
-the empty virtio-net header on what it reads costs no error. A guest
+received on its TAP as frames came through the tunnel; it uploads, the
+server's stack-slirp merges the upload's segments for libslirp, and the
+empty virtio-net header on what the bridge reads costs no error. A guest
 behind merge = false is the control: nothing merged, and its kernel
 receives at least as many packets as frames crossed the tunnel.
 
@@ -346,7 +347,7 @@ def control_guest(tap, tmp, guests, server_http):
            f"({fmt(per_frame)})")
 
 
-def merge_guest(tap, tmp, guests, server_http, merge):
+def merge_guest(tap, tmp, guests, server, server_http, merge):
     """A guest behind a bridge with merge = MERGE, on a server whose tunnel
     carries frames of at most 1514 bytes."""
     what = "merge guest" if merge else "merge control (merge = false)"
@@ -377,9 +378,15 @@ def merge_guest(tap, tmp, guests, server_http, merge):
         tap.ok(received is not None and frames and received <= frames * 3 / 4,
                f"{what}: the guest's kernel received at most 3/4 as many packets as frames "
                f"came through the tunnel ({fmt(received)} for {fmt(frames)})")
+        merged_before = value(server.metrics(), "aero_slirp_merged_frames_total", instance="lan")
         ok, diag, elapsed = upload(g, CONTROL_STREAMS, CONTROL_PER_STREAM, CONTROL_TIMEOUT)
         tap.ok(ok, f"{what}: {CONTROL_PER_STREAM >> 20} MiB uploaded arrive whole",
                diag + " " + bridge_tail(g))
+        merged_up = value(server.metrics(), "aero_slirp_merged_frames_total", instance="lan")
+        merged_up = None if merged_up is None or merged_before is None else merged_up - merged_before
+        tap.ok(merged_up is not None and merged_up > 0,
+               f"{what}: the server's stack-slirp merged the upload's segments for libslirp "
+               f"({fmt(merged_up)})")
         errors = value(g.bridge.metrics(), "aero_tap_rx_offload_errors_total")
         tap.ok(errors == 0, f"{what}: aero_tap_rx_offload_errors_total == 0 ({fmt(errors)})")
     else:
@@ -406,8 +413,8 @@ def merge_part(tap, tmp, guests, source, sink):
     with aerotest.Daemon(config, tmp.path, http_port=server_http) as server:
         try:
             server.wait_ready()
-            merge_guest(tap, tmp, guests, server_http, True)
-            merge_guest(tap, tmp, guests, server_http, False)
+            merge_guest(tap, tmp, guests, server, server_http, True)
+            merge_guest(tap, tmp, guests, server, server_http, False)
             criticals = server.criticals() + [c for g in guests if g.bridge
                                               for c in g.bridge.criticals()]
             tap.ok(not criticals, "merging: no critical or error messages in the daemons' logs",
