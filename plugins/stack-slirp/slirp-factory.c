@@ -12,7 +12,7 @@ struct _AeroSlirpFactory
   AeroDnsCache *dns_cache;
   AeroSlirpDnsLimit *dns_limit;
   AeroSlirpMetrics metrics;
-  AeroSlirpBurst *burst;
+  AeroSlirpBurst *burst; /* until finalize: the stacks that use it hold a ref */
 };
 
 static void aero_slirp_factory_component_init (AeroComponentInterface *iface);
@@ -91,7 +91,7 @@ aero_slirp_factory_start (AeroComponent *component, AeroHost *host, GError **err
   aero_slirp_metrics_init (&self->metrics, host ? aero_host_get_metrics (host) : NULL, instance,
                            s);
   if (s->merge && self->burst == NULL)
-    self->burst = aero_slirp_burst_new ();
+    self->burst = aero_slirp_burst_new (s->offload);
   AERO_LOG_INFO (instance, "network", network, "MESSAGE",
                  "libslirp %s stack on %s%s, %u static names, %u services",
                  slirp_version_string (), network, s->ipv6 ? " with IPv6" : "",
@@ -108,7 +108,6 @@ aero_slirp_factory_stop (AeroComponent *component)
 {
   AeroSlirpFactory *self = AERO_SLIRP_FACTORY (component);
 
-  g_clear_pointer (&self->burst, aero_slirp_burst_free);
   aero_slirp_metrics_clear (&self->metrics);
 }
 

@@ -251,11 +251,11 @@ burst_flush_cb (AeroWatch *watch, GIOCondition revents, gpointer data)
 }
 
 AeroSlirpBurst *
-aero_slirp_burst_new (void)
+aero_slirp_burst_new (gboolean ipv6)
 {
   AeroSlirpBurst *b = g_new0 (AeroSlirpBurst, 1);
 
-  b->merge = aero_tcp_merge_new ();
+  b->merge = aero_tcp_merge_new (AERO_TCP_MERGE_IPV4 | (ipv6 ? AERO_TCP_MERGE_IPV6 : 0));
   b->flush = aero_watch_new (NULL, burst_flush_cb, b);
   return b;
 }

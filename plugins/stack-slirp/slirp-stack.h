@@ -34,7 +34,11 @@ AeroSlirpStack *aero_slirp_stack_new (AeroSlirpFactory *factory, const char *ses
  * delivered it. */
 typedef struct _AeroSlirpBurst AeroSlirpBurst;
 
-AeroSlirpBurst *aero_slirp_burst_new (void);
+/* IPV6: whether TCP over IPv6 is merged too. libslirp 4.7 answers an
+ * IPv6 packet longer than its interface MTU with "packet too big"
+ * (ip6_input()) instead of taking it, so only a stack with offload (MTU
+ * 65520) can take merged IPv6 segments; IPv4 has no such check. */
+AeroSlirpBurst *aero_slirp_burst_new (gboolean ipv6);
 void aero_slirp_burst_free (AeroSlirpBurst *burst);
 
 G_END_DECLS

@@ -473,7 +473,7 @@ tap_factory_start (AeroComponent *component, AeroHost *host, GError **error)
     return FALSE;
   if (self->merge)
     {
-      self->burst = aero_tcp_merge_new ();
+      self->burst = aero_tcp_merge_new (AERO_TCP_MERGE_IPV4 | AERO_TCP_MERGE_IPV6);
       self->flush = aero_watch_new (NULL, flush_cb, self);
     }
   self->buffer = g_malloc (TAP_BUFFER_SIZE);

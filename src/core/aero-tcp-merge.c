@@ -13,6 +13,7 @@
 
 struct _AeroTcpMerge
 {
+  AeroTcpMergeFlags flags;
   guint8 *buf; /* FRAME_MAX bytes, allocated on first use */
   gsize len;   /* 0: nothing pending */
   guint segments;
@@ -56,9 +57,12 @@ pseudo_sum (const guint8 *frame, guint version, gsize l3, gsize l4_len)
 }
 
 AeroTcpMerge *
-aero_tcp_merge_new (void)
+aero_tcp_merge_new (AeroTcpMergeFlags flags)
 {
-  return g_new0 (AeroTcpMerge, 1);
+  AeroTcpMerge *merge = g_new0 (AeroTcpMerge, 1);
+
+  merge->flags = flags;
+  return merge;
 }
 
 void
@@ -140,7 +144,8 @@ aero_tcp_merge_add (AeroTcpMerge *m, const guint8 *frame, gsize len)
   guint16 payload_sum;
 
   if (aero_ip_packet_parse (frame, len, &pkt) != AERO_IP_PACKET_OK ||
-      pkt.protocol != AERO_IPPROTO_TCP || pkt.fragment || !pkt.has_l4 || pkt.end != len)
+      pkt.protocol != AERO_IPPROTO_TCP || pkt.fragment || !pkt.has_l4 || pkt.end != len ||
+      !(m->flags & (pkt.version == 4 ? AERO_TCP_MERGE_IPV4 : AERO_TCP_MERGE_IPV6)))
     return AERO_TCP_MERGE_REFUSED;
   hl = pkt.l4 + pkt.l4_header_len;
   payload = pkt.end - hl;

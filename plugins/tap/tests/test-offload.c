@@ -38,7 +38,8 @@
  *     of another flow or with any other header difference asks for the
  *     burst to be written first; frames that must not be merged (no
  *     payload, SYN, FIN, RST, URG, ECE, CWR, a PSH with nothing pending,
- *     bad checksums, padding, fragments, UDP, ARP) are refused; a burst of
+ *     bad checksums, padding, fragments, UDP, ARP, IPv6 for a burst that
+ *     merges IPv4 only) are refused; a burst of
  *     one segment is written as it came, or with GSO fields when it is
  *     larger than the MTU; the kernel's pieces never exceed the MTU; taken
  *     with a complete checksum, a burst verifies whatever the parity of
@@ -1375,7 +1376,7 @@ test_merge_run (void)
       g_autoptr (GRand) rng = g_rand_new_with_seed (SEED + version);
       g_autofree guint8 *payload = g_malloc (seg * n);
       Frame f[50];
-      g_autoptr (AeroTcpMerge) m = aero_tcp_merge_new ();
+      g_autoptr (AeroTcpMerge) m = aero_tcp_merge_new (AERO_TCP_MERGE_IPV4 | AERO_TCP_MERGE_IPV6);
       struct virtio_net_hdr hdr;
       const guint8 *out;
       g_autofree guint8 *copy = NULL;
@@ -1488,7 +1489,7 @@ test_merge_short (void)
 {
   guint8 payload[4000];
   struct virtio_net_hdr hdr, zero;
-  g_autoptr (AeroTcpMerge) m = aero_tcp_merge_new ();
+  g_autoptr (AeroTcpMerge) m = aero_tcp_merge_new (AERO_TCP_MERGE_IPV4 | AERO_TCP_MERGE_IPV6);
   Frame a, b, c;
   const guint8 *out;
   gsize len;
@@ -1588,7 +1589,7 @@ test_merge_flush (void)
   memset (payload, 0xa7, sizeof payload);
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr (AeroTcpMerge) m = aero_tcp_merge_new ();
+      g_autoptr (AeroTcpMerge) m = aero_tcp_merge_new (AERO_TCP_MERGE_IPV4 | AERO_TCP_MERGE_IPV6);
       Frame a = run_segment (4, payload, 1000, 0, TCP_ACK);
       Frame b = run_segment (4, payload, 1000, 1, TCP_ACK);
       Frame c = run_segment (4, payload, 1000, 1, TCP_ACK);
@@ -1609,7 +1610,7 @@ test_merge_flush (void)
 
   /* IPv6 after IPv4. */
   {
-    g_autoptr (AeroTcpMerge) m = aero_tcp_merge_new ();
+    g_autoptr (AeroTcpMerge) m = aero_tcp_merge_new (AERO_TCP_MERGE_IPV4 | AERO_TCP_MERGE_IPV6);
     Frame a = run_segment (4, payload, 1000, 0, TCP_ACK);
     Frame b = run_segment (6, payload, 1000, 1, TCP_ACK);
 
@@ -1629,7 +1630,7 @@ test_merge_refused (void)
     TCP_ACK | TCP_ECE, TCP_ACK | TCP_CWR,  0 /* no ACK */,
   };
   guint8 payload[3000];
-  g_autoptr (AeroTcpMerge) m = aero_tcp_merge_new ();
+  g_autoptr (AeroTcpMerge) m = aero_tcp_merge_new (AERO_TCP_MERGE_IPV4 | AERO_TCP_MERGE_IPV6);
   Frame first, f;
   struct virtio_net_hdr hdr;
   gsize len;
@@ -1703,6 +1704,17 @@ test_merge_refused (void)
   g_assert_cmpint (aero_tcp_merge_add (m, f.data, f.len), ==, AERO_TCP_MERGE_REFUSED);
   g_assert_null (take (m, 1500, &hdr, &len, &segments));
   g_free (f.data);
+  /* IPv6 for a burst that merges IPv4 only. */
+  {
+    g_autoptr (AeroTcpMerge) v4 = aero_tcp_merge_new (AERO_TCP_MERGE_IPV4);
+
+    f = run_segment (6, payload, 1000, 0, TCP_ACK);
+    g_assert_cmpint (aero_tcp_merge_add (v4, f.data, f.len), ==, AERO_TCP_MERGE_REFUSED);
+    g_free (f.data);
+    f = run_segment (4, payload, 1000, 0, TCP_ACK);
+    g_assert_cmpint (aero_tcp_merge_add (v4, f.data, f.len), ==, AERO_TCP_MERGE_TAKEN);
+    g_free (f.data);
+  }
   /* A segment too large for a second one as large to fit (jumbo frames):
    * 32,741 bytes of payload fit twice in 65,535 bytes of IP packet with 52
    * bytes of headers, 32,742 do not. */
@@ -1742,7 +1754,7 @@ test_merge_full_checksum (void)
         gsize seg = sizes[i];
         g_autoptr (GRand) rng = g_rand_new_with_seed (SEED + (guint32) seg);
         g_autofree guint8 *payload = g_malloc (seg * n);
-        g_autoptr (AeroTcpMerge) m = aero_tcp_merge_new ();
+        g_autoptr (AeroTcpMerge) m = aero_tcp_merge_new (AERO_TCP_MERGE_IPV4 | AERO_TCP_MERGE_IPV6);
         AeroTcpMergeInfo info;
         Frame f = { 0 };
         guint8 *out;

@@ -77,11 +77,25 @@ typedef struct {
 } AeroTcpMergeInfo;
 
 /**
+ * AeroTcpMergeFlags:
+ * @AERO_TCP_MERGE_IPV4: merge TCP over IPv4
+ * @AERO_TCP_MERGE_IPV6: merge TCP over IPv6 (not for a receiver that
+ *   refuses IPv6 packets larger than its MTU, as libslirp does)
+ *
+ * Which segments a burst merges; others are refused.
+ */
+typedef enum {
+  AERO_TCP_MERGE_IPV4 = 1 << 0,
+  AERO_TCP_MERGE_IPV6 = 1 << 1,
+} AeroTcpMergeFlags;
+
+/**
  * aero_tcp_merge_new:
+ * @flags: which segments to merge
  *
  * Returns: (transfer full): an empty burst; free it with aero_tcp_merge_free().
  */
-AeroTcpMerge *aero_tcp_merge_new (void);
+AeroTcpMerge *aero_tcp_merge_new (AeroTcpMergeFlags flags);
 
 /**
  * aero_tcp_merge_free:
@@ -96,7 +110,8 @@ void aero_tcp_merge_free (AeroTcpMerge *merge);
  * @len: its length
  *
  * Offers @frame to the burst. A frame can start a burst when it is an
- * unfragmented TCP segment over IPv4 or IPv6 (up to one VLAN tag) with
+ * unfragmented TCP segment over IPv4 or IPv6, as the burst's flags allow,
+ * (up to one VLAN tag) with
  * payload and without padding after the IP packet, whose flags are ACK
  * alone, whose urgent pointer is 0, whose IP and TCP checksums verify, and
  * whose payload is small enough for a second as large to fit in 65,535
