@@ -189,7 +189,6 @@ tap_stack_push (AeroFrameSink *sink, GBytes *frame)
   TapFactory *f = self->factory;
   gsize len;
   const guint8 *data = g_bytes_get_data (frame, &len);
-
   gboolean written;
 
   if (self->closed || f->fd < 0)

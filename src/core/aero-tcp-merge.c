@@ -25,17 +25,11 @@ struct _AeroTcpMerge
   gboolean sealed;
 };
 
-static inline guint16
-get16 (const guint8 *p)
-{
-  return (guint16) (p[0] << 8 | p[1]);
-}
-
 static inline void
-put16 (guint8 *p, guint16 v)
+store_be16 (guint8 *p, guint16 v)
 {
-  p[0] = (guint8) (v >> 8);
-  p[1] = (guint8) v;
+  v = GUINT16_TO_BE (v);
+  memcpy (p, &v, sizeof v);
 }
 
 static inline guint16
@@ -149,7 +143,7 @@ aero_tcp_merge_add (AeroTcpMerge *m, const guint8 *frame, gsize len)
     return AERO_TCP_MERGE_REFUSED;
   hl = pkt.l4 + pkt.l4_header_len;
   payload = pkt.end - hl;
-  if (payload == 0 || (pkt.tcp_flags & ~TCP_PSH) != TCP_ACK || get16 (frame + pkt.l4 + 18) != 0)
+  if (payload == 0 || (pkt.tcp_flags & ~TCP_PSH) != TCP_ACK || (frame[pkt.l4 + 18] | frame[pkt.l4 + 19]) != 0)
     return AERO_TCP_MERGE_REFUSED;
 
   if (m->len > 0)
@@ -214,20 +208,20 @@ aero_tcp_merge_take (AeroTcpMerge *m, AeroTcpMergeChecksum checksum, AeroTcpMerg
     return m->buf;
   if (m->version == 4)
     {
-      put16 (ip + 2, (guint16) (end - m->l3));
-      put16 (ip + 10, 0);
-      put16 (ip + 10, aero_inet_checksum (ip, m->l4 - m->l3, 0));
+      store_be16 (ip + 2, (guint16) (end - m->l3));
+      store_be16 (ip + 10, 0);
+      store_be16 (ip + 10, aero_inet_checksum (ip, m->l4 - m->l3, 0));
     }
   else
-    put16 (ip + 4, (guint16) (end - m->l3 - 40));
+    store_be16 (ip + 4, (guint16) (end - m->l3 - 40));
   sum = pseudo_sum (m->buf, m->version, m->l3, end - m->l4);
   if (checksum == AERO_TCP_MERGE_CHECKSUM_PARTIAL)
     {
-      put16 (tcp + 16, sum);
+      store_be16 (tcp + 16, sum);
       return m->buf;
     }
-  put16 (tcp + 16, 0);
+  store_be16 (tcp + 16, 0);
   sum = add16 (aero_inet_sum (tcp, m->hl - m->l4, sum), m->payload_sum);
-  put16 (tcp + 16, (guint16) ~sum);
+  store_be16 (tcp + 16, (guint16) ~sum);
   return m->buf;
 }

@@ -124,6 +124,19 @@ def connect(tap, g, sink, what, dst=GATEWAY, dst_mac=st.GATEWAY_MAC):
     return flow if answer == "connected" else None
 
 
+def send_run(d, g, flow, sink, tag):
+    """Sends a run of SEGMENTS segments of FLOW in one write; returns the
+    data, what the sink got, the ACKs for it and how many frames were
+    counted as merged meanwhile."""
+    data = pattern(tag, SEGMENTS * SEGMENT)
+    before = d.metric("aero_slirp_merged_frames_total")
+    first = flow.seq
+    g.sock.sendall(run_frames(flow, data))
+    acks = acks_for(flow, first, flow.seq)
+    got = sink.wait_for(len(data))
+    return data, got, acks, d.metric("aero_slirp_merged_frames_total") - before
+
+
 def one_run(tap, d, g, merge):
     what = "merge" if merge else "merge = false"
     sink = Sink()
@@ -131,13 +144,7 @@ def one_run(tap, d, g, merge):
         flow = connect(tap, g, sink, what)
         if flow is None:
             return
-        data = pattern(1, SEGMENTS * SEGMENT)
-        before = d.metric("aero_slirp_merged_frames_total")
-        first = flow.seq
-        g.sock.sendall(run_frames(flow, data))
-        acks = acks_for(flow, first, flow.seq)
-        got = sink.wait_for(len(data))
-        merged = d.metric("aero_slirp_merged_frames_total") - before
+        data, got, acks, merged = send_run(d, g, flow, sink, 1)
         tap.ok(got == data, f"{what}: the sink receives the {len(data)} bytes in order "
                f"({len(got)})")
         tap.ok(acks and acks[-1] == flow.seq, f"{what}: libslirp acknowledges the whole run",
@@ -162,19 +169,19 @@ def ipv6_run(tap, d, g):
         flow = connect(tap, g, sink, "IPv6", GATEWAY6, GATEWAY6_MAC)
         if flow is None:
             return
-        data = pattern(6, SEGMENTS * SEGMENT)
-        before = d.metric("aero_slirp_merged_frames_total")
-        first = flow.seq
-        g.sock.sendall(run_frames(flow, data))
-        acks = acks_for(flow, first, flow.seq)
-        got = sink.wait_for(len(data))
-        merged = d.metric("aero_slirp_merged_frames_total") - before
+        data, got, acks, merged = send_run(d, g, flow, sink, 6)
         tap.ok(got == data, f"IPv6: the sink on ::1 receives the {len(data)} bytes in order "
                f"({len(got)})")
         tap.ok(merged == 0 and len(acks) >= SEGMENTS // 2,
                f"IPv6: not merged ({merged}), acknowledged segment by segment ({len(acks)} ACKs)")
     finally:
         sink.close()
+
+
+def check_whole(tap, sinks, datas, what):
+    for i, (sink, data) in enumerate(zip(sinks, datas)):
+        got = sink.wait_for(len(data))
+        tap.ok(got == data, f"{what} {i}: its data arrives whole ({len(got)} of {len(data)})")
 
 
 def interleaved(tap, d, g):
@@ -193,10 +200,7 @@ def interleaved(tap, d, g):
                 rest = rest[4 + n:]
             runs.append(records)
         g.sock.sendall(b"".join(a + b for a, b in zip(*runs)))
-        for i, (sink, data) in enumerate(zip(sinks, datas)):
-            got = sink.wait_for(len(data))
-            tap.ok(got == data, f"two flows interleaved in one write: flow {i} arrives whole "
-                   f"({len(got)} of {len(data)})")
+        check_whole(tap, sinks, datas, "two flows interleaved in one write: flow")
     finally:
         for s in sinks:
             s.close()
@@ -214,10 +218,7 @@ def two_sessions(tap, d, stream_port):
         writes = [run_frames(f, data) for f, data in zip(flows, datas)]
         for g, w in zip(guests, writes):
             g.sock.sendall(w)
-        for i, (sink, data) in enumerate(zip(sinks, datas)):
-            got = sink.wait_for(len(data))
-            tap.ok(got == data, f"two sessions writing at once: session {i}'s run arrives whole "
-                   f"({len(got)} of {len(data)})")
+        check_whole(tap, sinks, datas, "two sessions writing at once: session")
     finally:
         for g in guests:
             g.close()

@@ -396,31 +396,32 @@ def merge_guest(tap, tmp, guests, server, server_http, merge):
                f"the tunnel ({fmt(received)} for {fmt(frames)})")
 
 
-def merge_part(tap, tmp, guests, source, sink):
-    """The server under test for merging: no offload in its stack."""
+def with_server(tap, tmp, guests, name, tunnel, lan, services, steps):
+    """Runs STEPS, functions of (server, its HTTP port), against an
+    aero-netd under test with the tunnel group's extra keys TUNNEL, the
+    stack group LAN and the virtual SERVICES; then checks the logs of the
+    server and of every bridge in GUESTS, and closes the guests."""
     server_http = aerotest.free_port()
-    config = tmp.file("server-merge.ini", aerotest.ini([
+    config = tmp.file(f"{name}.ini", aerotest.ini([
         ("core", {"shutdown-timeout": "2s"}),
         ("http", {"listen": f"127.0.0.1:{server_http}"}),
+        # The bridges send no Origin: they are not browsers.
         ("admission", {"open": "true"}),
-        ("tunnel", {"plugin": "transport-ws", "stack": "lan"}),
-        ("lan", {"plugin": "stack-slirp"}),
-        ("lan.services", {
-            f"tcp:{SERVICE_IP}:{SOURCE_PORT}": f"127.0.0.1:{source.server_address[1]}",
-            f"tcp:{SERVICE_IP}:{SINK_PORT}": f"127.0.0.1:{sink.server_address[1]}",
-        }),
+        ("tunnel", dict({"plugin": "transport-ws", "stack": "lan"}, **tunnel)),
+        ("lan", dict({"plugin": "stack-slirp"}, **lan)),
+        ("lan.services", services),
     ]))
     with aerotest.Daemon(config, tmp.path, http_port=server_http) as server:
         try:
             server.wait_ready()
-            merge_guest(tap, tmp, guests, server, server_http, True)
-            merge_guest(tap, tmp, guests, server, server_http, False)
+            for step in steps:
+                step(server, server_http)
             criticals = server.criticals() + [c for g in guests if g.bridge
                                               for c in g.bridge.criticals()]
-            tap.ok(not criticals, "merging: no critical or error messages in the daemons' logs",
+            tap.ok(not criticals, f"{name}: no critical or error messages in the daemons' logs",
                    "\n".join(criticals[-20:]))
         except Exception:  # noqa: BLE001 - reported, then cleaned up
-            tap.ok(False, "the merge part ran to the end",
+            tap.ok(False, f"{name}: the test ran to the end",
                    traceback.format_exc() + "\nserver: " + server.stderr()[-1500:])
         finally:
             for g in guests:
@@ -440,37 +441,19 @@ def main():
             source = serve(PatternSource(("127.0.0.1", 0), PatternSource.Handler))
             servers.append(source)
 
-            server_http = aerotest.free_port()
-            config = tmp.file("server.ini", aerotest.ini([
-                ("core", {"shutdown-timeout": "2s"}),
-                ("http", {"listen": f"127.0.0.1:{server_http}"}),
-                # The bridges send no Origin: they are not browsers.
-                ("admission", {"open": "true"}),
-                ("tunnel", {"plugin": "transport-ws", "stack": "lan",
-                            "max-frame-payload": "65535"}),
-                ("lan", {"plugin": "stack-slirp", "offload": "true"}),
-                ("lan.services", {
-                    f"tcp:{SERVICE_IP}:{SINK_PORT}": f"127.0.0.1:{sink.server_address[1]}",
-                    f"tcp:{SERVICE_IP}:{SOURCE_PORT}": f"127.0.0.1:{source.server_address[1]}",
-                }),
-            ]))
-            with aerotest.Daemon(config, tmp.path, http_port=server_http) as server:
-                try:
-                    server.wait_ready()
-                    offload_guest(tap, tmp, guests, server, server_http)
-                    control_guest(tap, tmp, guests, server_http)
-                    criticals = server.criticals() + [c for g in guests if g.bridge
-                                                      for c in g.bridge.criticals()]
-                    tap.ok(not criticals, "no critical or error messages in the daemons' logs",
-                           "\n".join(criticals[-20:]))
-                except Exception:  # noqa: BLE001 - reported, then cleaned up
-                    tap.ok(False, "the test ran to the end",
-                           traceback.format_exc() + "\nserver: " + server.stderr()[-1500:])
-                finally:
-                    for g in guests:
-                        g.close()
-                    guests.clear()
-            merge_part(tap, tmp, guests, source, sink)
+            services = {
+                f"tcp:{SERVICE_IP}:{SINK_PORT}": f"127.0.0.1:{sink.server_address[1]}",
+                f"tcp:{SERVICE_IP}:{SOURCE_PORT}": f"127.0.0.1:{source.server_address[1]}",
+            }
+            # Offload: both tunnel ends take 65,535-byte frames.
+            with_server(tap, tmp, guests, "offload", {"max-frame-payload": "65535"},
+                        {"offload": "true"}, services, [
+                            lambda server, port: offload_guest(tap, tmp, guests, server, port),
+                            lambda server, port: control_guest(tap, tmp, guests, port)])
+            # Merging: frames of at most 1514 bytes in the tunnel.
+            with_server(tap, tmp, guests, "merging", {}, {}, services, [
+                lambda server, port: merge_guest(tap, tmp, guests, server, port, True),
+                lambda server, port: merge_guest(tap, tmp, guests, server, port, False)])
         finally:
             for g in guests:
                 g.close()
