@@ -143,7 +143,8 @@ aero_tcp_merge_add (AeroTcpMerge *m, const guint8 *frame, gsize len)
     return AERO_TCP_MERGE_REFUSED;
   hl = pkt.l4 + pkt.l4_header_len;
   payload = pkt.end - hl;
-  if (payload == 0 || (pkt.tcp_flags & ~TCP_PSH) != TCP_ACK || (frame[pkt.l4 + 18] | frame[pkt.l4 + 19]) != 0)
+  if (payload == 0 || (pkt.tcp_flags & ~TCP_PSH) != TCP_ACK ||
+      (frame[pkt.l4 + 18] | frame[pkt.l4 + 19]) != 0)
     return AERO_TCP_MERGE_REFUSED;
 
   if (m->len > 0)

@@ -1467,7 +1467,8 @@ test_merge_run (void)
         g_assert_cmpint (aero_tcp_merge_add (m, f[k].data, f[k].len), ==, AERO_TCP_MERGE_TAKEN);
       g_free (f[n - 1].data);
       f[n - 1] = run_segment (version, payload, seg, n - 1, TCP_ACK | TCP_PSH);
-      g_assert_cmpint (aero_tcp_merge_add (m, f[n - 1].data, f[n - 1].len), ==, AERO_TCP_MERGE_TAKEN);
+      g_assert_cmpint (aero_tcp_merge_add (m, f[n - 1].data, f[n - 1].len), ==,
+                       AERO_TCP_MERGE_TAKEN);
       g_assert_true (aero_tcp_merge_sealed (m));
       g_assert_cmpint (aero_tcp_merge_add (m, f[0].data, f[0].len), ==, AERO_TCP_MERGE_FLUSH);
       out = take (m, 1500, &hdr, &len, &segments);
