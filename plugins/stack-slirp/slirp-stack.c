@@ -227,21 +227,30 @@ struct _AeroSlirpBurst
   AeroWatch *flush;      /* hands the burst on at the end of the dispatch */
 };
 
-/* Gives the pending burst to its owner's libslirp. */
+/* Gives the pending burst, SELF's, to SELF's libslirp. */
 static void
-burst_flush (AeroSlirpBurst *b)
+burst_hand_on (gpointer data)
 {
-  AeroSlirpStack *owner = b->owner;
+  AeroSlirpStack *self = data;
+  AeroSlirpBurst *b = self->burst;
   AeroTcpMergeInfo info;
   gsize len;
   guint8 *frame = aero_tcp_merge_take (b->merge, AERO_TCP_MERGE_CHECKSUM_FULL, &info, &len);
 
   b->owner = NULL;
-  if (frame == NULL || owner == NULL)
+  if (frame == NULL)
     return;
   if (info.segments > 1)
-    aero_metric_add (owner->metrics->merged_frames, (double) info.segments);
-  input_to_slirp (owner, frame, len);
+    aero_metric_add (self->metrics->merged_frames, (double) info.segments);
+  input_to_slirp (self, frame, len);
+}
+
+/* Gives the pending burst, if any, to its owner's libslirp. */
+static void
+burst_flush (AeroSlirpBurst *b)
+{
+  if (b->owner)
+    burst_hand_on (b->owner);
 }
 
 static void
@@ -284,26 +293,18 @@ static AeroFlowReturn
 merge_to_slirp (AeroSlirpStack *self, const guint8 *frame, gsize len)
 {
   AeroSlirpBurst *b = self->burst;
-  AeroTcpMergeResult r;
 
+  /* Another session's burst goes first: what is pending is then SELF's. */
   if (b->owner != self)
     burst_flush (b);
-  r = aero_tcp_merge_add (b->merge, frame, len);
-  if (r == AERO_TCP_MERGE_FLUSH)
+  if (!aero_tcp_merge_offer (b->merge, frame, len, burst_hand_on, self))
+    return input_to_slirp (self, frame, len);
+  if (aero_tcp_merge_pending (b->merge))
     {
-      burst_flush (b);
-      r = aero_tcp_merge_add (b->merge, frame, len);
+      b->owner = self;
+      if (aero_watch_get_ready_time (b->flush) < 0)
+        aero_watch_set_ready_time (b->flush, 0);
     }
-  if (r == AERO_TCP_MERGE_REFUSED)
-    {
-      burst_flush (b);
-      return input_to_slirp (self, frame, len);
-    }
-  b->owner = self;
-  if (aero_tcp_merge_sealed (b->merge))
-    burst_flush (b);
-  else if (aero_watch_get_ready_time (b->flush) < 0)
-    aero_watch_set_ready_time (b->flush, 0);
   return AERO_FLOW_OK;
 }
 

@@ -61,7 +61,6 @@ struct _TapFactory
   guint watch;
   guint8 *buffer;
   AeroTcpMerge *burst; /* merge = true: segments waiting to be written as one */
-  gsize burst_bytes;   /* the sizes of its frames as they came */
   AeroWatch *flush;    /* writes the burst at the end of the dispatch */
   TapStack *active; /* unowned; cleared by the stack's close */
 
@@ -134,11 +133,9 @@ tap_factory_flush (TapFactory *f)
   guint8 *frame = f->burst ? aero_tcp_merge_take (f->burst, AERO_TCP_MERGE_CHECKSUM_PARTIAL,
                                                   &info, &len)
                            : NULL;
-  gsize bytes = f->burst_bytes;
 
   if (frame == NULL)
     return;
-  f->burst_bytes = 0;
   tap_offload_merged_to_kernel (frame, len, &info, f->dev_mtu, &hdr);
   if (f->fd < 0 || !tap_write (f, &hdr, NULL, frame, len))
     {
@@ -148,7 +145,13 @@ tap_factory_flush (TapFactory *f)
   if (info.segments > 1)
     aero_metric_add (f->m_tx_merged, (double) info.segments);
   aero_metric_add (f->m_tx_frames, (double) info.segments);
-  aero_metric_add (f->m_tx_bytes, (double) bytes);
+  aero_metric_add (f->m_tx_bytes, (double) info.frame_bytes);
+}
+
+static void
+flush_burst (gpointer data)
+{
+  tap_factory_flush (data);
 }
 
 static void
@@ -162,22 +165,9 @@ flush_cb (AeroWatch *watch, GIOCondition revents, gpointer data)
 static gboolean
 tap_factory_merge (TapFactory *f, const guint8 *frame, gsize len)
 {
-  AeroTcpMergeResult r = aero_tcp_merge_add (f->burst, frame, len);
-
-  if (r == AERO_TCP_MERGE_FLUSH)
-    {
-      tap_factory_flush (f);
-      r = aero_tcp_merge_add (f->burst, frame, len);
-    }
-  if (r == AERO_TCP_MERGE_REFUSED)
-    {
-      tap_factory_flush (f);
-      return FALSE;
-    }
-  f->burst_bytes += len;
-  if (aero_tcp_merge_sealed (f->burst))
-    tap_factory_flush (f);
-  else if (aero_watch_get_ready_time (f->flush) < 0)
+  if (!aero_tcp_merge_offer (f->burst, frame, len, flush_burst, f))
+    return FALSE;
+  if (aero_tcp_merge_pending (f->burst) && aero_watch_get_ready_time (f->flush) < 0)
     aero_watch_set_ready_time (f->flush, 0);
   return TRUE;
 }

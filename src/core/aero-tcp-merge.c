@@ -22,6 +22,7 @@ struct _AeroTcpMerge
   gsize segment_size;
   guint32 next_seq;
   guint16 payload_sum; /* of every payload in the burst, in order */
+  gsize frame_bytes;
   gboolean sealed;
 };
 
@@ -160,6 +161,7 @@ aero_tcp_merge_add (AeroTcpMerge *m, const guint8 *frame, gsize len)
       m->payload_sum = add16 (m->payload_sum, payload_sum);
       memcpy (m->buf + m->len, frame + hl, payload);
       m->len += payload;
+      m->frame_bytes += len;
       m->segments++;
       m->next_seq += (guint32) payload;
       if (pkt.tcp_flags & TCP_PSH)
@@ -177,6 +179,7 @@ aero_tcp_merge_add (AeroTcpMerge *m, const guint8 *frame, gsize len)
     m->buf = g_malloc (FRAME_MAX);
   memcpy (m->buf, frame, len);
   m->len = len;
+  m->frame_bytes = len;
   m->segments = 1;
   m->version = pkt.version;
   m->l3 = pkt.l3;
@@ -187,6 +190,28 @@ aero_tcp_merge_add (AeroTcpMerge *m, const guint8 *frame, gsize len)
   m->payload_sum = payload_sum;
   m->sealed = FALSE;
   return AERO_TCP_MERGE_TAKEN;
+}
+
+gboolean
+aero_tcp_merge_offer (AeroTcpMerge *m, const guint8 *frame, gsize len,
+                      AeroTcpMergeFlushFunc flush, gpointer user_data)
+{
+  AeroTcpMergeResult r = aero_tcp_merge_add (m, frame, len);
+
+  if (r == AERO_TCP_MERGE_FLUSH)
+    {
+      flush (user_data);
+      r = aero_tcp_merge_add (m, frame, len);
+    }
+  if (r == AERO_TCP_MERGE_REFUSED)
+    {
+      if (m->len > 0)
+        flush (user_data);
+      return FALSE;
+    }
+  if (aero_tcp_merge_sealed (m))
+    flush (user_data);
+  return TRUE;
 }
 
 guint8 *
@@ -202,7 +227,8 @@ aero_tcp_merge_take (AeroTcpMerge *m, AeroTcpMergeChecksum checksum, AeroTcpMerg
   *len = 0;
   if (m->len == 0)
     return NULL;
-  *info = (AeroTcpMergeInfo){ m->segments, m->version, m->l3, m->l4, m->hl, m->segment_size };
+  *info = (AeroTcpMergeInfo){ m->segments, m->version,      m->l3,         m->l4,
+                              m->hl,       m->segment_size, m->frame_bytes };
   *len = end;
   m->len = 0;
   if (m->segments == 1)

@@ -43,7 +43,9 @@
  *     one segment is written as it came, or with GSO fields when it is
  *     larger than the MTU; the kernel's pieces never exceed the MTU; taken
  *     with a complete checksum, a burst verifies whatever the parity of
- *     its segment size.
+ *     its segment size; aero_tcp_merge_offer() hands a burst on before a
+ *     frame that cannot join it or is refused, and when sealed, and the
+ *     frames handed on add up to those offered.
  * Random data comes from a GRand with a fixed seed, so runs repeat. */
 #include <string.h>
 
@@ -1781,6 +1783,78 @@ test_merge_full_checksum (void)
       }
 }
 
+/* aero_tcp_merge_offer() hands on what it must, when it must: a burst a
+ * frame cannot join (before the frame goes in), a burst before a refused
+ * frame, a sealed burst; and what it hands on adds up to the frames that
+ * went in. */
+typedef struct
+{
+  AeroTcpMerge *m;
+  guint flushes;
+  guint segments;
+  gsize frame_bytes;
+} Offered;
+
+static void
+offered_flush (gpointer data)
+{
+  Offered *o = data;
+  AeroTcpMergeInfo info;
+  gsize len;
+
+  g_assert_nonnull (aero_tcp_merge_take (o->m, AERO_TCP_MERGE_CHECKSUM_FULL, &info, &len));
+  o->flushes++;
+  o->segments += info.segments;
+  o->frame_bytes += info.frame_bytes;
+}
+
+static void
+test_merge_offer (void)
+{
+  guint8 payload[10000];
+  g_autoptr (AeroTcpMerge) m = aero_tcp_merge_new (AERO_TCP_MERGE_IPV4 | AERO_TCP_MERGE_IPV6);
+  Offered o = { m, 0, 0, 0 };
+  Frame f[6], other, syn;
+  gsize sent = 0;
+
+  memset (payload, 0x6b, sizeof payload);
+  for (guint k = 0; k < 6; k++)
+    f[k] = run_segment (4, payload, 1000, k, k == 5 ? TCP_ACK | TCP_PSH : TCP_ACK);
+  other = run_segment (6, payload, 1000, 0, TCP_ACK);
+  syn = run_segment (4, payload, 1000, 9, TCP_ACK | TCP_SYN);
+
+  /* Two taken, nothing handed on. */
+  for (guint k = 0; k < 2; k++)
+    {
+      g_assert_true (aero_tcp_merge_offer (m, f[k].data, f[k].len, offered_flush, &o));
+      sent += f[k].len;
+    }
+  g_assert_cmpuint (o.flushes, ==, 0);
+  g_assert_true (aero_tcp_merge_pending (m));
+  /* Another flow: the two go first, then it is pending alone. */
+  g_assert_true (aero_tcp_merge_offer (m, other.data, other.len, offered_flush, &o));
+  g_assert_cmpuint (o.flushes, ==, 1);
+  g_assert_cmpuint (o.segments, ==, 2);
+  g_assert_cmpuint (o.frame_bytes, ==, sent);
+  /* A refused frame: the pending one goes first, the frame is the caller's. */
+  g_assert_false (aero_tcp_merge_offer (m, syn.data, syn.len, offered_flush, &o));
+  g_assert_cmpuint (o.flushes, ==, 2);
+  g_assert_false (aero_tcp_merge_pending (m));
+  /* Refused with nothing pending: nothing to hand on. */
+  g_assert_false (aero_tcp_merge_offer (m, syn.data, syn.len, offered_flush, &o));
+  g_assert_cmpuint (o.flushes, ==, 2);
+  /* The rest of the run, sealed by its PSH: handed on at once. */
+  for (guint k = 2; k < 6; k++)
+    g_assert_true (aero_tcp_merge_offer (m, f[k].data, f[k].len, offered_flush, &o));
+  g_assert_cmpuint (o.flushes, ==, 3);
+  g_assert_cmpuint (o.segments, ==, 2 + 1 + 4);
+  g_assert_false (aero_tcp_merge_pending (m));
+  for (guint k = 0; k < 6; k++)
+    g_free (f[k].data);
+  g_free (other.data);
+  g_free (syn.data);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1803,5 +1877,6 @@ main (int argc, char **argv)
   g_test_add_func ("/tap/merge/flush", test_merge_flush);
   g_test_add_func ("/tap/merge/refused", test_merge_refused);
   g_test_add_func ("/tap/merge/full-checksum", test_merge_full_checksum);
+  g_test_add_func ("/tap/merge/offer", test_merge_offer);
   return g_test_run ();
 }

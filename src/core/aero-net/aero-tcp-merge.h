@@ -64,6 +64,7 @@ typedef enum {
  * @hl: offset of the payload
  * @segment_size: the payload of the first segment, which every segment
  *   but the last has
+ * @frame_bytes: the lengths of the frames that went in, added up
  *
  * What aero_tcp_merge_take() returns besides the frame.
  */
@@ -74,7 +75,17 @@ typedef struct {
   gsize l4;
   gsize hl;
   gsize segment_size;
+  gsize frame_bytes;
 } AeroTcpMergeInfo;
+
+/**
+ * AeroTcpMergeFlushFunc:
+ * @user_data: as given to aero_tcp_merge_offer()
+ *
+ * Hands on the pending burst: takes it with aero_tcp_merge_take() and
+ * passes it to the receiver.
+ */
+typedef void (*AeroTcpMergeFlushFunc) (gpointer user_data);
 
 /**
  * AeroTcpMergeFlags:
@@ -125,6 +136,28 @@ void aero_tcp_merge_free (AeroTcpMerge *merge);
  * Returns: what to do with @frame
  */
 AeroTcpMergeResult aero_tcp_merge_add (AeroTcpMerge *merge, const guint8 *frame, gsize len);
+
+/**
+ * aero_tcp_merge_offer:
+ * @merge: a burst
+ * @frame: (array length=len): an Ethernet frame
+ * @len: its length
+ * @flush: hands on the pending burst
+ * @user_data: passed to @flush
+ *
+ * aero_tcp_merge_add() with what its answer asks for: @flush runs for a
+ * pending burst that @frame cannot join (before @frame is added) or must
+ * not overtake (before it is refused), and for a burst that @frame seals.
+ * What stays pending is for the caller to hand on by the end of the
+ * main-loop dispatch (an #AeroWatch with ready time 0), so that no frame
+ * waits for a later one.
+ *
+ * Returns: %TRUE when @frame was taken into the burst; %FALSE when the
+ *   caller passes it on as it is (what was pending before it has been
+ *   handed on)
+ */
+gboolean aero_tcp_merge_offer (AeroTcpMerge *merge, const guint8 *frame, gsize len,
+                               AeroTcpMergeFlushFunc flush, gpointer user_data);
 
 /**
  * aero_tcp_merge_pending:
