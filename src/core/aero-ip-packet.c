@@ -16,23 +16,10 @@
 #define ICMP_ERROR_MAX_IPV6 1280 /* RFC 4443 2.4 (c) */
 #define REPLY_TTL 64
 
-static inline guint16
-rd16 (const guint8 *p)
-{
-  return (guint16) ((p[0] << 8) | p[1]);
-}
-
 static inline guint32
 rd32 (const guint8 *p)
 {
   return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
-}
-
-static inline void
-wr16 (guint8 *p, guint16 v)
-{
-  p[0] = (guint8) (v >> 8);
-  p[1] = (guint8) v;
 }
 
 static inline void
@@ -90,11 +77,11 @@ parse_l4 (AeroIpPacket *pkt)
     case AERO_IPPROTO_TCP:
       if (avail < 20)
         return AERO_IP_PACKET_MALFORMED;
-      pkt->sport = rd16 (l4);
-      pkt->dport = rd16 (l4 + 2);
+      pkt->sport = aero_ip_rd16 (l4);
+      pkt->dport = aero_ip_rd16 (l4 + 2);
       pkt->tcp_seq = rd32 (l4 + 4);
       pkt->tcp_ack = rd32 (l4 + 8);
-      pkt->tcp_window = rd16 (l4 + 14);
+      pkt->tcp_window = aero_ip_rd16 (l4 + 14);
       pkt->l4_header_len = (gsize) (l4[12] >> 4) * 4;
       pkt->tcp_flags = l4[13];
       if (pkt->l4_header_len < 20 || pkt->l4_header_len > avail)
@@ -106,9 +93,9 @@ parse_l4 (AeroIpPacket *pkt)
 
         if (avail < 8)
           return AERO_IP_PACKET_MALFORMED;
-        pkt->sport = rd16 (l4);
-        pkt->dport = rd16 (l4 + 2);
-        ulen = rd16 (l4 + 4);
+        pkt->sport = aero_ip_rd16 (l4);
+        pkt->dport = aero_ip_rd16 (l4 + 2);
+        ulen = aero_ip_rd16 (l4 + 4);
         /* A whole datagram must agree with the IP length; a first
          * fragment only carries the beginning of it. */
         if (ulen < 8 || (!pkt->fragment && ulen > avail))
@@ -126,7 +113,7 @@ parse_l4 (AeroIpPacket *pkt)
       pkt->icmp_code = l4[1];
       if ((pkt->protocol == AERO_IPPROTO_ICMP && (l4[0] == 8 || l4[0] == 0)) ||
           (pkt->protocol == AERO_IPPROTO_ICMPV6 && (l4[0] == 128 || l4[0] == 129)))
-        pkt->sport = pkt->dport = rd16 (l4 + 4);
+        pkt->sport = pkt->dport = aero_ip_rd16 (l4 + 4);
       pkt->l4_header_len = 8;
       break;
     default:
@@ -146,7 +133,7 @@ parse_ipv4 (AeroIpPacket *pkt)
   if (avail < 20 || (ip[0] >> 4) != 4)
     return AERO_IP_PACKET_MALFORMED;
   ihl = (gsize) (ip[0] & 0x0f) * 4;
-  total = rd16 (ip + 2);
+  total = aero_ip_rd16 (ip + 2);
   if (ihl < 20 || total < ihl || total > avail)
     return AERO_IP_PACKET_MALFORMED;
   if (!scan_ipv4_options (ip + 20, ihl - 20, &pkt->source_route))
@@ -155,7 +142,7 @@ parse_ipv4 (AeroIpPacket *pkt)
   pkt->protocol = ip[9];
   pkt->src = ip + 12;
   pkt->dst = ip + 16;
-  frag = rd16 (ip + 6);
+  frag = aero_ip_rd16 (ip + 6);
   pkt->fragment = (frag & 0x3fff) != 0; /* MF or an offset */
   pkt->first_fragment = (frag & 0x1fff) == 0;
   pkt->l4 = pkt->l3 + ihl;
@@ -173,7 +160,7 @@ parse_ipv6 (AeroIpPacket *pkt)
 
   if (avail < 40 || (ip[0] >> 4) != 6)
     return AERO_IP_PACKET_MALFORMED;
-  payload = rd16 (ip + 4);
+  payload = aero_ip_rd16 (ip + 4);
   if (40 + payload > avail)
     return AERO_IP_PACKET_MALFORMED;
   end = 40 + payload;
@@ -195,7 +182,7 @@ parse_ipv6 (AeroIpPacket *pkt)
         case 44: /* fragment */
           ext = 8;
           pkt->fragment = TRUE;
-          pkt->first_fragment = (rd16 (ip + pos + 2) & 0xfff8) == 0;
+          pkt->first_fragment = (aero_ip_rd16 (ip + pos + 2) & 0xfff8) == 0;
           break;
         case 51: /* authentication header */
           ext = ((gsize) ip[pos + 1] + 2) * 4;
@@ -232,13 +219,13 @@ aero_ip_packet_parse (const guint8 *frame, gsize len, AeroIpPacket *pkt)
   pkt->len = len;
   if (frame == NULL || len < 14)
     return AERO_IP_PACKET_NOT_IP;
-  ethertype = rd16 (frame + 12);
+  ethertype = aero_ip_rd16 (frame + 12);
   pkt->l3 = 14;
   if (ethertype == ETHERTYPE_VLAN)
     {
       if (len < 18)
         return AERO_IP_PACKET_MALFORMED;
-      ethertype = rd16 (frame + 16);
+      ethertype = aero_ip_rd16 (frame + 16);
       pkt->l3 = 18;
     }
   if (ethertype == ETHERTYPE_IPV4)
@@ -285,18 +272,18 @@ build_ip (const AeroIpPacket *pkt, gboolean reply, const guint8 *src, const guin
   if (pkt->version == 4)
     {
       ip[0] = 0x45;
-      wr16 (ip + 2, (guint16) (iph + l4_len));
-      wr16 (ip + 6, 0x4000); /* DF */
+      aero_ip_wr16 (ip + 2, (guint16) (iph + l4_len));
+      aero_ip_wr16 (ip + 6, 0x4000); /* DF */
       ip[8] = REPLY_TTL;
       ip[9] = protocol;
       memcpy (ip + 12, src, 4);
       memcpy (ip + 16, dst, 4);
-      wr16 (ip + 10, aero_inet_checksum (ip, 20, 0));
+      aero_ip_wr16 (ip + 10, aero_inet_checksum (ip, 20, 0));
     }
   else
     {
       ip[0] = 0x60;
-      wr16 (ip + 4, (guint16) l4_len);
+      aero_ip_wr16 (ip + 4, (guint16) l4_len);
       ip[6] = protocol;
       ip[7] = REPLY_TTL;
       memcpy (ip + 8, src, 16);
@@ -309,13 +296,13 @@ build_ip (const AeroIpPacket *pkt, gboolean reply, const guint8 *src, const guin
     case AERO_IPPROTO_UDP: csum_off = 6; break;
     default: csum_off = 2; break;
     }
-  wr16 (seg + csum_off, 0);
+  aero_ip_wr16 (seg + csum_off, 0);
   if (protocol != AERO_IPPROTO_ICMP) /* ICMP for IPv4 has no pseudo-header */
     pseudo = aero_inet_pseudo_sum (pkt->version, src, dst, protocol, l4_len);
   c = aero_inet_checksum (seg, l4_len, pseudo);
   if (c == 0 && protocol == AERO_IPPROTO_UDP)
     c = 0xffff; /* 0 means "no checksum" in UDP */
-  wr16 (seg + csum_off, c);
+  aero_ip_wr16 (seg + csum_off, c);
   return g_bytes_new_take (out, total);
 }
 
@@ -333,8 +320,8 @@ aero_ip_packet_build_tcp (const guint8 *link, gsize link_len, gboolean swap_macs
   pkt.len = link_len;
   pkt.l3 = link_len;
   pkt.version = version;
-  wr16 (tcp, sport);
-  wr16 (tcp + 2, dport);
+  aero_ip_wr16 (tcp, sport);
+  aero_ip_wr16 (tcp + 2, dport);
   wr32 (tcp + 4, seq);
   wr32 (tcp + 8, ack);
   tcp[12] = 5 << 4;
@@ -412,10 +399,10 @@ aero_ip_packet_build_udp (const AeroIpPacket *pkt, gboolean reply, const guint8 
     return NULL;
 
   udp = g_malloc (8 + payload_len);
-  wr16 (udp, reply ? pkt->dport : pkt->sport);
-  wr16 (udp + 2, reply ? pkt->sport : pkt->dport);
-  wr16 (udp + 4, (guint16) (8 + payload_len));
-  wr16 (udp + 6, 0);
+  aero_ip_wr16 (udp, reply ? pkt->dport : pkt->sport);
+  aero_ip_wr16 (udp + 2, reply ? pkt->sport : pkt->dport);
+  aero_ip_wr16 (udp + 4, (guint16) (8 + payload_len));
+  aero_ip_wr16 (udp + 6, 0);
   memcpy (udp + 8, payload, payload_len);
   return build_ip (pkt, reply, reply ? pkt->dst : pkt->src, reply ? pkt->src : pkt->dst,
                    AERO_IPPROTO_UDP, udp, 8 + payload_len);

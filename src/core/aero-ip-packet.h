@@ -22,6 +22,20 @@ G_BEGIN_DECLS
 #define AERO_TCP_RST 0x04
 #define AERO_TCP_ACK 0x10
 
+/* A 16-bit big-endian field, read and written. */
+static inline guint16
+aero_ip_rd16 (const guint8 *p)
+{
+  return (guint16) ((p[0] << 8) | p[1]);
+}
+
+static inline void
+aero_ip_wr16 (guint8 *p, guint16 v)
+{
+  p[0] = (guint8) (v >> 8);
+  p[1] = (guint8) v;
+}
+
 typedef enum {
   AERO_IP_PACKET_NOT_IP,    /* not IPv4/IPv6 (ARP, ...): not ours to judge */
   AERO_IP_PACKET_MALFORMED, /* IP, but lengths or headers do not add up */

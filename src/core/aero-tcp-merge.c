@@ -26,13 +26,6 @@ struct _AeroTcpMerge
   gboolean sealed;
 };
 
-static inline void
-store_be16 (guint8 *p, guint16 v)
-{
-  v = GUINT16_TO_BE (v);
-  memcpy (p, &v, sizeof v);
-}
-
 static inline guint16
 add16 (guint16 a, guint16 b)
 {
@@ -93,7 +86,8 @@ checksums_valid (const AeroIpPacket *pkt, gsize hl, guint16 *payload_sum)
   *payload_sum = aero_inet_sum (frame + hl, pkt->end - hl, 0);
   /* The TCP header's length is a multiple of 4: the sums chain. */
   sum = aero_inet_sum (frame + pkt->l4, hl - pkt->l4,
-                       pseudo_sum (frame, pkt->version, pkt->l3, pkt->end - pkt->l4));
+                       aero_inet_pseudo_sum (pkt->version, pkt->src, pkt->dst, AERO_IPPROTO_TCP,
+                                             pkt->end - pkt->l4));
   return add16 (sum, *payload_sum) == 0xffff;
 }
 
@@ -145,7 +139,7 @@ aero_tcp_merge_add (AeroTcpMerge *m, const guint8 *frame, gsize len)
   hl = pkt.l4 + pkt.l4_header_len;
   payload = pkt.end - hl;
   if (payload == 0 || (pkt.tcp_flags & ~TCP_PSH) != TCP_ACK ||
-      (frame[pkt.l4 + 18] | frame[pkt.l4 + 19]) != 0)
+      aero_ip_rd16 (frame + pkt.l4 + 18) != 0)
     return AERO_TCP_MERGE_REFUSED;
 
   if (m->len > 0)
@@ -235,20 +229,20 @@ aero_tcp_merge_take (AeroTcpMerge *m, AeroTcpMergeChecksum checksum, AeroTcpMerg
     return m->buf;
   if (m->version == 4)
     {
-      store_be16 (ip + 2, (guint16) (end - m->l3));
-      store_be16 (ip + 10, 0);
-      store_be16 (ip + 10, aero_inet_checksum (ip, m->l4 - m->l3, 0));
+      aero_ip_wr16 (ip + 2, (guint16) (end - m->l3));
+      aero_ip_wr16 (ip + 10, 0);
+      aero_ip_wr16 (ip + 10, aero_inet_checksum (ip, m->l4 - m->l3, 0));
     }
   else
-    store_be16 (ip + 4, (guint16) (end - m->l3 - 40));
+    aero_ip_wr16 (ip + 4, (guint16) (end - m->l3 - 40));
   sum = pseudo_sum (m->buf, m->version, m->l3, end - m->l4);
   if (checksum == AERO_TCP_MERGE_CHECKSUM_PARTIAL)
     {
-      store_be16 (tcp + 16, sum);
+      aero_ip_wr16 (tcp + 16, sum);
       return m->buf;
     }
-  store_be16 (tcp + 16, 0);
+  aero_ip_wr16 (tcp + 16, 0);
   sum = add16 (aero_inet_sum (tcp, m->hl - m->l4, sum), m->payload_sum);
-  store_be16 (tcp + 16, (guint16) ~sum);
+  aero_ip_wr16 (tcp + 16, (guint16) ~sum);
   return m->buf;
 }
