@@ -1,5 +1,5 @@
 /* ws-admission.c — admission checks for tunnel upgrades: the core's
- * aero_host_admit() on the upgrade request and the offered
+ * aero_host_admit_request() on the upgrade request and the offered
  * aero-l2-token.<credential> entries (see ws-admission.h). */
 #include "ws-admission.h"
 
@@ -15,7 +15,7 @@ ws_admission_check (const WsAdmissionRequest *request, WsAdmissionVerdict *verdi
 {
   AeroAdmission *admission = g_new0 (AeroAdmission, 1);
 
-  aero_host_admit (request->host, request->msg, request->tokens, admission);
+  aero_host_admit_request (request->host, request->request, request->tokens, admission);
   verdict->status = admission->status;
   verdict->text = admission->status ? admission->message : NULL;
   verdict->admission = admission;

@@ -2,7 +2,7 @@
  *
  * The server calls ws_admission_check() for every request that is a valid
  * aero-l2-tunnel-v1 upgrade, before it opens a session. The check is the
- * core's (aero_host_admit(): Origin 403, credentials 401, tunnel quotas
+ * core's (aero_host_admit_request(): Origin 403, credentials 401, tunnel quotas
  * 429, as the [admission] group says), so that every transport applies
  * the same rules. An admitted tunnel keeps its AeroAdmission until it
  * ends; ws_admission_free() then gives its place in the quotas back. */
@@ -15,7 +15,7 @@ G_BEGIN_DECLS
 /**
  * WsAdmissionRequest:
  * @host: the core
- * @msg: the upgrade request (headers, remote address, URI)
+ * @request: the upgrade request (headers, remote address, query)
  * @tokens: credentials offered as aero-l2-token.<credential> subprotocol
  *   entries, without the prefix (never log them)
  *
@@ -23,7 +23,7 @@ G_BEGIN_DECLS
  */
 typedef struct {
   AeroHost *host;
-  SoupServerMessage *msg;
+  const AeroHttpRequest *request;
   const char *const *tokens;
 } WsAdmissionRequest;
 

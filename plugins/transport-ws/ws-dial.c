@@ -7,6 +7,7 @@
 #include <libsoup/soup.h>
 
 #include "ws-dial.h"
+#include "ws-frame.h"
 #include "ws-guard-input-stream.h"
 
 /* Largest answer head accepted (status line and headers). */
@@ -14,7 +15,6 @@
 /* Bytes asked for per read; what follows the head is at most this much,
  * which the guard stream can take as its prefix. */
 #define READ_CHUNK 1024
-#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 G_STATIC_ASSERT (READ_CHUNK <= WS_GUARD_BUFFER_LEN);
 
@@ -102,19 +102,6 @@ caller_cancelled (GCancellable *caller, gpointer user_data)
   g_cancellable_cancel (G_CANCELLABLE (user_data));
 }
 
-static char *
-expected_accept (const char *key)
-{
-  g_autofree char *text = g_strconcat (key, WS_GUID, NULL);
-  g_autoptr (GChecksum) sha1 = g_checksum_new (G_CHECKSUM_SHA1);
-  guint8 digest[20];
-  gsize len = sizeof digest;
-
-  g_checksum_update (sha1, (const guchar *) text, -1);
-  g_checksum_get_digest (sha1, digest, &len);
-  return g_base64_encode (digest, len);
-}
-
 /* Checks a complete answer head. */
 static gboolean
 check_answer (Dial *d, GError **error)
@@ -147,7 +134,7 @@ check_answer (Dial *d, GError **error)
                            "101 answer without Upgrade: websocket");
       return FALSE;
     }
-  accept = expected_accept (d->key);
+  accept = ws_accept_for_key (d->key);
   value = soup_message_headers_get_one (headers, "Sec-WebSocket-Accept");
   if (value == NULL || strcmp (value, accept) != 0)
     {

@@ -68,3 +68,20 @@ ws_frame_write_header (guint8 out[14], guint8 opcode, gsize len, const guint8 *m
     }
   return size;
 }
+
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+/* The Sec-WebSocket-Accept value for a Sec-WebSocket-Key (RFC 6455 §4.2.2). */
+static inline char *
+ws_accept_for_key (const char *key)
+{
+  GChecksum *sha1 = g_checksum_new (G_CHECKSUM_SHA1);
+  guint8 digest[20];
+  gsize len = sizeof digest;
+
+  g_checksum_update (sha1, (const guchar *) key, -1);
+  g_checksum_update (sha1, (const guchar *) WS_GUID, sizeof WS_GUID - 1);
+  g_checksum_get_digest (sha1, digest, &len);
+  g_checksum_free (sha1);
+  return g_base64_encode (digest, len);
+}

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ws-admission.h"
+#include "ws-frame.h"
 #include "ws-server.h"
 #include "ws-tunnel.h"
 
@@ -55,35 +56,58 @@ upgrade_free (Upgrade *up)
   g_free (up);
 }
 
+/* One upgrade request: libsoup's, or one the core took off a listener
+ * (aero-http-upgrade.h). */
+typedef struct {
+  SoupServerMessage *msg;       /* or */
+  AeroHttpUpgrade *direct;
+  AeroHttpRequest request;
+} WsRequest;
+
 /* ---- answers ------------------------------------------------------------- */
 
-/* Answers @msg with a refusal. @admission (nullable) is the admission
+/* Answers @req with a refusal. @admission (nullable) is the admission
  * check's answer when it ran; its reason is logged for admission refusals. */
 static void
-refuse (WsServer *self, SoupServerMessage *msg, guint status, WsRefuseReason reason,
-        const char *text, const AeroAdmission *admission)
+refuse (WsServer *self, WsRequest *req, guint status, WsRefuseReason reason, const char *text,
+        const AeroAdmission *admission)
 {
-  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  g_autoptr (SoupMessageHeaders) direct_headers = NULL;
+  SoupMessageHeaders *headers;
   char *body = g_strdup_printf ("%s\n", text);
   const char *why = reason == WS_REFUSE_ADMISSION && admission ? admission->reason
                                                                : ws_refuse_reason_to_string (reason);
 
+  if (req->msg)
+    headers = soup_server_message_get_response_headers (req->msg);
+  else
+    headers = direct_headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_RESPONSE);
   aero_metric_inc (self->metrics->refused[reason]);
   soup_message_headers_replace (headers, "Cache-Control", "no-store");
   if (status == SOUP_STATUS_METHOD_NOT_ALLOWED)
     soup_message_headers_replace (headers, "Allow", "GET");
   if (status == SOUP_STATUS_UNAUTHORIZED)
     soup_message_headers_replace (headers, "WWW-Authenticate", "Bearer realm=\"aero-netd\"");
-  soup_server_message_set_status (msg, status, NULL);
-  soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_TAKE, body,
-                                    strlen (body));
-  aero_host_log_access (self->host, msg, admission, status, why);
+  /* Logged first: a direct answer closes the connection. */
+  aero_host_log_access_request (self->host, &req->request, admission, status, why);
+  if (req->msg)
+    {
+      soup_server_message_set_status (req->msg, status, NULL);
+      soup_server_message_set_response (req->msg, "text/plain; charset=utf-8", SOUP_MEMORY_TAKE,
+                                        body, strlen (body));
+    }
+  else
+    {
+      aero_http_upgrade_respond (req->direct, status, headers, "text/plain; charset=utf-8", body,
+                                 strlen (body));
+      g_free (body);
+    }
 }
 
 static char *
-peer_of (SoupServerMessage *msg)
+peer_of (WsRequest *req)
 {
-  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  GSocketAddress *remote = req->request.remote;
 
   return remote ? g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote)) : NULL;
 }
@@ -91,9 +115,8 @@ peer_of (SoupServerMessage *msg)
 /* Reads the offered subprotocols: whether aero-l2-tunnel-v1 is among them,
  * and the credentials offered as aero-l2-token.<credential>. */
 static gboolean
-parse_offer (SoupServerMessage *msg, GPtrArray *tokens)
+parse_offer (SoupMessageHeaders *headers, GPtrArray *tokens)
 {
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   const char *value = soup_message_headers_get_list (headers, "Sec-WebSocket-Protocol");
   GSList *list, *l;
   gboolean offered = FALSE;
@@ -201,6 +224,77 @@ on_upgrade_finished (SoupServerMessage *msg, gpointer user_data)
     ws_tunnel_fail (tunnel, AERO_CLOSE_NORMAL, "client went away during the upgrade");
 }
 
+/* Admits a checked upgrade request and opens its session. Returns the
+ * tunnel, tracked with its admission until it finishes, or NULL after
+ * answering a refusal. */
+static WsTunnel *
+open_tunnel (WsServer *self, WsRequest *req, GPtrArray *tokens)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WsTunnel) tunnel = NULL;
+  g_autofree char *peer = peer_of (req);
+  WsAdmissionRequest request;
+  WsAdmissionVerdict verdict;
+  AeroAdmission *admission;
+
+  g_ptr_array_add (tokens, NULL);
+  request.host = self->host;
+  request.request = &req->request;
+  request.tokens = (const char *const *) tokens->pdata;
+  ws_admission_check (&request, &verdict);
+  admission = verdict.admission;
+  if (verdict.status != 0)
+    {
+      refuse (self, req, verdict.status, WS_REFUSE_ADMISSION,
+              verdict.text ? verdict.text : "not admitted", admission);
+      ws_admission_free (admission);
+      return NULL;
+    }
+
+  /* The session opens before the 101, so that a refusal is still an HTTP
+   * status the client can read. */
+  tunnel = ws_tunnel_new (self->name, self->metrics, &self->config->tunnel, FALSE);
+  aero_channel_set_peer (AERO_CHANNEL (tunnel), peer);
+  aero_channel_set_principal (AERO_CHANNEL (tunnel), admission->principal);
+  if (aero_host_open_session (self->host, self->component, AERO_CHANNEL (tunnel), &error) == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY))
+        refuse (self, req, HTTP_TOO_MANY_REQUESTS, WS_REFUSE_SESSION_LIMIT,
+                "too many tunnels: session limit reached", admission);
+      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
+        refuse (self, req, SOUP_STATUS_SERVICE_UNAVAILABLE, WS_REFUSE_SHUTTING_DOWN,
+                "server shutting down", admission);
+      else
+        {
+          AERO_LOG_WARNING (self->name, "peer", peer ? peer : "-", "MESSAGE",
+                            "cannot open a session: %s", error->message);
+          refuse (self, req, SOUP_STATUS_SERVICE_UNAVAILABLE, WS_REFUSE_SESSION_ERROR,
+                  "cannot open a session", admission);
+        }
+      ws_admission_free (admission);
+      return NULL;
+    }
+  /* From here the tunnel is tracked, with its admission, until its
+   * connection is gone, whatever happens to the upgrade. */
+  g_hash_table_insert (self->tunnels, g_object_ref (tunnel), admission);
+  g_signal_connect (tunnel, "finished", G_CALLBACK (on_tunnel_finished), self);
+  return g_steal_pointer (&tunnel);
+}
+
+static void
+log_opened (WsServer *self, WsRequest *req, WsTunnel *tunnel, const char *path)
+{
+  g_autofree char *peer = peer_of (req);
+
+  aero_metric_inc (self->metrics->accepted);
+  aero_host_log_access_request (self->host, &req->request,
+                                g_hash_table_lookup (self->tunnels, tunnel),
+                                SOUP_STATUS_SWITCHING_PROTOCOLS, "admitted");
+  AERO_LOG_INFO (self->name, "peer", peer ? peer : "-", "session",
+                 aero_channel_get_session_id (AERO_CHANNEL (tunnel)), "path", path, "MESSAGE",
+                 "tunnel opened on %s", path);
+}
+
 static void
 handle_upgrade (WsServer *self, SoupServerMessage *msg, const char *path)
 {
@@ -208,21 +302,19 @@ handle_upgrade (WsServer *self, SoupServerMessage *msg, const char *path)
   g_autoptr (GPtrArray) tokens = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GError) error = NULL;
   g_autoptr (WsTunnel) tunnel = NULL;
-  g_autofree char *peer = peer_of (msg);
-  WsAdmissionRequest request;
-  WsAdmissionVerdict verdict;
-  AeroAdmission *admission;
+  WsRequest req = { .msg = msg };
   Upgrade *up;
 
+  aero_http_request_init_from_message (&req.request, msg);
   if (soup_server_message_get_method (msg) != SOUP_METHOD_GET)
     {
-      refuse (self, msg, SOUP_STATUS_METHOD_NOT_ALLOWED, WS_REFUSE_BAD_METHOD,
+      refuse (self, &req, SOUP_STATUS_METHOD_NOT_ALLOWED, WS_REFUSE_BAD_METHOD,
               "a tunnel is opened with a GET WebSocket upgrade", NULL);
       return;
     }
   if (!self->accepting || aero_host_is_shutting_down (self->host))
     {
-      refuse (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, WS_REFUSE_SHUTTING_DOWN,
+      refuse (self, &req, SOUP_STATUS_SERVICE_UNAVAILABLE, WS_REFUSE_SHUTTING_DOWN,
               "server shutting down", NULL);
       return;
     }
@@ -231,12 +323,12 @@ handle_upgrade (WsServer *self, SoupServerMessage *msg, const char *path)
     {
       g_autofree char *text = g_strdup_printf ("bad WebSocket upgrade: %s", error->message);
 
-      refuse (self, msg, SOUP_STATUS_BAD_REQUEST, WS_REFUSE_BAD_HANDSHAKE, text, NULL);
+      refuse (self, &req, SOUP_STATUS_BAD_REQUEST, WS_REFUSE_BAD_HANDSHAKE, text, NULL);
       return;
     }
-  if (!parse_offer (msg, tokens))
+  if (!parse_offer (req.request.headers, tokens))
     {
-      refuse (self, msg, SOUP_STATUS_BAD_REQUEST, WS_REFUSE_NO_SUBPROTOCOL,
+      refuse (self, &req, SOUP_STATUS_BAD_REQUEST, WS_REFUSE_NO_SUBPROTOCOL,
               "missing WebSocket subprotocol: offer Sec-WebSocket-Protocol: " AERO_L2_SUBPROTOCOL,
               NULL);
       return;
@@ -251,66 +343,25 @@ handle_upgrade (WsServer *self, SoupServerMessage *msg, const char *path)
                                                "in one Sec-WebSocket-Protocol header, separated "
                                                "by \", \")", error->message);
 
-      refuse (self, msg, SOUP_STATUS_BAD_REQUEST, WS_REFUSE_BAD_HANDSHAKE, text, NULL);
-      return;
-    }
-  g_ptr_array_add (tokens, NULL);
-
-  request.host = self->host;
-  request.msg = msg;
-  request.tokens = (const char *const *) tokens->pdata;
-  ws_admission_check (&request, &verdict);
-  admission = verdict.admission;
-  if (verdict.status != 0)
-    {
-      refuse (self, msg, verdict.status, WS_REFUSE_ADMISSION,
-              verdict.text ? verdict.text : "not admitted", admission);
-      ws_admission_free (admission);
+      refuse (self, &req, SOUP_STATUS_BAD_REQUEST, WS_REFUSE_BAD_HANDSHAKE, text, NULL);
       return;
     }
 
-  /* The session opens before the 101, so that a refusal is still an HTTP
-   * status the client can read. */
-  tunnel = ws_tunnel_new (self->name, self->metrics, &self->config->tunnel, FALSE);
-  aero_channel_set_peer (AERO_CHANNEL (tunnel), peer);
-  aero_channel_set_principal (AERO_CHANNEL (tunnel), admission->principal);
-  if (aero_host_open_session (self->host, self->component, AERO_CHANNEL (tunnel), &error) == NULL)
-    {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BUSY))
-        refuse (self, msg, HTTP_TOO_MANY_REQUESTS, WS_REFUSE_SESSION_LIMIT,
-                "too many tunnels: session limit reached", admission);
-      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
-        refuse (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, WS_REFUSE_SHUTTING_DOWN,
-                "server shutting down", admission);
-      else
-        {
-          AERO_LOG_WARNING (self->name, "peer", peer ? peer : "-", "MESSAGE",
-                            "cannot open a session: %s", error->message);
-          refuse (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, WS_REFUSE_SESSION_ERROR,
-                  "cannot open a session", admission);
-        }
-      ws_admission_free (admission);
-      return;
-    }
-  /* From here the tunnel is tracked, with its admission, until its
-   * connection is gone, whatever happens to the upgrade. */
-  g_hash_table_insert (self->tunnels, g_object_ref (tunnel), admission);
-  g_signal_connect (tunnel, "finished", G_CALLBACK (on_tunnel_finished), self);
+  tunnel = open_tunnel (self, &req, tokens);
+  if (tunnel == NULL)
+    return;
   if (!soup_websocket_server_process_handshake (msg, NULL, (char **) protocols, NULL, NULL))
     {
       /* libsoup has set the refusal (400) itself. */
       aero_metric_inc (self->metrics->refused[WS_REFUSE_BAD_HANDSHAKE]);
-      aero_host_log_access (self->host, msg, admission, soup_server_message_get_status (msg),
-                            ws_refuse_reason_to_string (WS_REFUSE_BAD_HANDSHAKE));
+      aero_host_log_access_request (self->host, &req.request,
+                                    g_hash_table_lookup (self->tunnels, tunnel),
+                                    soup_server_message_get_status (msg),
+                                    ws_refuse_reason_to_string (WS_REFUSE_BAD_HANDSHAKE));
       ws_tunnel_fail (tunnel, AERO_CLOSE_INTERNAL_ERROR, "upgrade refused by libsoup");
       return;
     }
-
-  aero_metric_inc (self->metrics->accepted);
-  aero_host_log_access (self->host, msg, admission, SOUP_STATUS_SWITCHING_PROTOCOLS, "admitted");
-  AERO_LOG_INFO (self->name, "peer", peer ? peer : "-", "session",
-                 aero_channel_get_session_id (AERO_CHANNEL (tunnel)), "path", path, "MESSAGE",
-                 "tunnel opened on %s", path);
+  log_opened (self, &req, tunnel, path);
 
   up = g_new0 (Upgrade, 1);
   up->server = self;
@@ -336,6 +387,79 @@ server_handler (SoupServer *server, SoupServerMessage *msg, const char *path, GH
       return;
     }
   handle_upgrade (self, msg, path);
+}
+
+/* Whether libsoup's checks above would pass @headers: the handshake
+ * (soup_websocket_server_check_handshake() with and without our
+ * subprotocol) with the same header functions, our subprotocol offered in
+ * one header. */
+static gboolean
+direct_handshake_ok (SoupMessageHeaders *headers, GPtrArray *tokens)
+{
+  const char *key = soup_message_headers_get_one (headers, "Sec-WebSocket-Key");
+  const char *offer = soup_message_headers_get_one (headers, "Sec-WebSocket-Protocol");
+  g_auto (GStrv) entries = NULL;
+  guint8 decoded[18];
+  gint state = 0;
+  guint save = 0;
+
+  if (!soup_message_headers_header_equals (headers, "Upgrade", "websocket") ||
+      !soup_message_headers_header_contains (headers, "Connection", "upgrade") ||
+      !soup_message_headers_header_equals (headers, "Sec-WebSocket-Version", "13"))
+    return FALSE;
+  if (key == NULL || strlen (key) != 24 ||
+      g_base64_decode_step (key, 24, decoded, &state, &save) != 16)
+    return FALSE;
+  if (offer == NULL || offer != soup_message_headers_get_list (headers, "Sec-WebSocket-Protocol"))
+    return FALSE;
+  entries = g_strsplit (offer, ", ", -1);
+  if (!g_strv_contains ((const char *const *) entries, AERO_L2_SUBPROTOCOL))
+    return FALSE;
+  return parse_offer (headers, tokens);
+}
+
+/* An upgrade request the core took off a listener. What libsoup's handler
+ * refuses before anything is counted or opened is left to it, so that
+ * every refusal reads the same; from the admission on, the request is
+ * answered here. */
+static gboolean
+direct_upgrade (AeroHttpUpgrade *upgrade, const char *path, gpointer user_data)
+{
+  WsServer *self = user_data;
+  g_autoptr (GPtrArray) tokens = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (SoupMessageHeaders) answer = NULL;
+  g_autoptr (WsTunnel) tunnel = NULL;
+  g_autoptr (GIOStream) stream = NULL;
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *accept = NULL;
+  WsRequest req = { .direct = upgrade };
+
+  req.request = *aero_http_upgrade_get_request (upgrade);
+  if (self->host == NULL || !self->accepting || aero_host_is_shutting_down (self->host) ||
+      !direct_handshake_ok (req.request.headers, tokens))
+    return FALSE;
+
+  tunnel = open_tunnel (self, &req, tokens);
+  if (tunnel == NULL)
+    return TRUE;
+  accept = ws_accept_for_key (soup_message_headers_get_one (req.request.headers,
+                                                            "Sec-WebSocket-Key"));
+  answer = soup_message_headers_new (SOUP_MESSAGE_HEADERS_RESPONSE);
+  soup_message_headers_append (answer, "Upgrade", "websocket");
+  soup_message_headers_append (answer, "Connection", "Upgrade");
+  soup_message_headers_append (answer, "Sec-WebSocket-Accept", accept);
+  soup_message_headers_append (answer, "Sec-WebSocket-Protocol", AERO_L2_SUBPROTOCOL);
+  /* Logged before the 101 goes, as libsoup's path does. */
+  log_opened (self, &req, tunnel, path);
+  stream = aero_http_upgrade_switch (upgrade, answer, &socket, &error);
+  if (stream == NULL)
+    {
+      ws_tunnel_fail (tunnel, AERO_CLOSE_NORMAL, error->message);
+      return TRUE;
+    }
+  ws_tunnel_attach (tunnel, stream, socket, NULL);
+  return TRUE;
 }
 
 /* ---- life cycle ------------------------------------------------------------ */
@@ -386,6 +510,7 @@ ws_server_start (WsServer *self, AeroHost *host, WsMetrics *metrics, GError **er
   for (guint i = 0; self->config->paths[i]; i++)
     {
       soup_server_add_handler (server, self->config->paths[i], server_handler, self, NULL);
+      aero_host_add_upgrade_handler (host, self->config->paths[i], direct_upgrade, self);
       g_ptr_array_add (self->registered, g_strdup (self->config->paths[i]));
     }
   /* POST /session tells browsers where the tunnel is and what it takes. */
@@ -442,6 +567,8 @@ ws_server_stop (WsServer *self)
 
       for (guint i = 0; server && i < self->registered->len; i++)
         soup_server_remove_handler (server, g_ptr_array_index (self->registered, i));
+      for (guint i = 0; i < self->registered->len; i++)
+        aero_host_remove_upgrade_handler (self->host, g_ptr_array_index (self->registered, i));
       if (self->registered->len > 0)
         aero_host_remove_endpoint (self->host, "l2");
     }

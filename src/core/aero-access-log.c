@@ -15,28 +15,37 @@ void
 aero_host_log_access (AeroHost *host, SoupServerMessage *msg, const AeroAdmission *admission,
                       guint status, const char *reason)
 {
-  SoupMessageHeaders *headers;
-  GSocketAddress *remote;
-  GUri *uri;
+  AeroHttpRequest request;
+
+  g_return_if_fail (SOUP_IS_SERVER_MESSAGE (msg));
+  aero_http_request_init_from_message (&request, msg);
+  aero_host_log_access_request (host, &request, admission, status, reason);
+}
+
+void
+aero_host_log_access_request (AeroHost *host, const AeroHttpRequest *request,
+                              const AeroAdmission *admission, guint status, const char *reason)
+{
   g_autofree char *peer = NULL;
   g_autofree char *origin = NULL;
   const char *raw_origin;
   const char *path;
+  const char *method;
   const char *principal = "-";
   const char *session = "-";
   char status_text[8];
 
-  g_return_if_fail (SOUP_IS_SERVER_MESSAGE (msg));
+  g_return_if_fail (request != NULL && request->headers != NULL);
 
-  headers = soup_server_message_get_request_headers (msg);
-  remote = soup_server_message_get_remote_address (msg);
-  uri = soup_server_message_get_uri (msg);
-  peer = remote ? g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote)) : g_strdup ("-");
-  path = uri ? g_uri_get_path (uri) : "-";
+  peer = request->remote
+           ? g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (request->remote))
+           : g_strdup ("-");
+  path = request->path ? request->path : "-";
+  method = request->method ? request->method : "-";
 
   /* The normalised origin when it was valid, else what the client sent
    * (shortened; the logger escapes control characters). */
-  raw_origin = soup_message_headers_get_one (headers, "Origin");
+  raw_origin = soup_message_headers_get_one (request->headers, "Origin");
   if (admission && admission->origin)
     origin = g_strdup (admission->origin);
   else if (raw_origin)
@@ -54,7 +63,6 @@ aero_host_log_access (AeroHost *host, SoupServerMessage *msg, const AeroAdmissio
 
   AERO_LOG_INFO (COMPONENT, "peer", peer, "principal", principal, "origin", origin, "verdict",
                  status < 400 ? "admitted" : "refused", "status", status_text, "reason", reason,
-                 "method", soup_server_message_get_method (msg), "path", path ? path : "-",
-                 "credential_session", session, "MESSAGE", "%s %s %u %s",
-                 soup_server_message_get_method (msg), path ? path : "-", status, reason);
+                 "method", method, "path", path, "credential_session", session, "MESSAGE",
+                 "%s %s %u %s", method, path, status, reason);
 }

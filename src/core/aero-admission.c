@@ -162,9 +162,9 @@ aero_admitter_log_config (AeroAdmitter *admitter)
 }
 
 AeroAdmissionVerdict
-aero_admitter_check_origin (AeroAdmitter *admitter, SoupServerMessage *msg, char **normalized)
+aero_admitter_check_origin (AeroAdmitter *admitter, SoupMessageHeaders *headers,
+                            char **normalized)
 {
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   /* A repeated Origin or Host header reads as a list, which is never a
    * valid origin or host. */
   const char *origin = soup_message_headers_get_list (headers, "Origin");
@@ -238,11 +238,10 @@ collect_cookies (Credentials *creds, SoupMessageHeaders *headers)
 }
 
 static void
-collect (Credentials *creds, SoupServerMessage *msg, const char *const *offered)
+collect (Credentials *creds, const AeroHttpRequest *request, const char *const *offered)
 {
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  GUri *uri = soup_server_message_get_uri (msg);
-  const char *query = uri ? g_uri_get_query (uri) : NULL;
+  SoupMessageHeaders *headers = request->headers;
+  const char *query = request->query;
   const char *authorization = soup_message_headers_get_list (headers, "Authorization");
 
   creds->bearer = g_ptr_array_new_with_free_func (g_free);
@@ -380,7 +379,7 @@ either (AeroAdmissionVerdict a, AeroAdmissionVerdict b)
 }
 
 static AeroAdmissionVerdict
-check_credentials (const AeroAdmissionConfig *c, SoupServerMessage *msg,
+check_credentials (const AeroAdmissionConfig *c, const AeroHttpRequest *request,
                    const char *const *offered, AeroAdmission *out)
 {
   Credentials creds = { 0 };
@@ -390,7 +389,7 @@ check_credentials (const AeroAdmissionConfig *c, SoupServerMessage *msg,
 
   if (c->auth == AERO_AUTH_NONE)
     return AERO_ADMISSION_ADMITTED;
-  collect (&creds, msg, offered);
+  collect (&creds, request, offered);
   if (creds.too_many)
     {
       credentials_clear (&creds);
@@ -513,6 +512,17 @@ AeroAdmissionVerdict
 aero_host_admit (AeroHost *host, SoupServerMessage *msg, const char *const *offered_credentials,
                  AeroAdmission *out)
 {
+  AeroHttpRequest request;
+
+  g_return_val_if_fail (SOUP_IS_SERVER_MESSAGE (msg), AERO_ADMISSION_AUTH_INVALID);
+  aero_http_request_init_from_message (&request, msg);
+  return aero_host_admit_request (host, &request, offered_credentials, out);
+}
+
+AeroAdmissionVerdict
+aero_host_admit_request (AeroHost *host, const AeroHttpRequest *request,
+                         const char *const *offered_credentials, AeroAdmission *out)
+{
   AeroAdmitter *admitter;
   AeroAdmissionVerdict v;
 
@@ -523,13 +533,13 @@ aero_host_admit (AeroHost *host, SoupServerMessage *msg, const char *const *offe
   out->reason = verdicts[out->verdict].name;
   out->message = verdicts[out->verdict].message;
   g_return_val_if_fail (AERO_IS_HOST (host), AERO_ADMISSION_AUTH_INVALID);
-  g_return_val_if_fail (SOUP_IS_SERVER_MESSAGE (msg), AERO_ADMISSION_AUTH_INVALID);
+  g_return_val_if_fail (request != NULL && request->headers != NULL, AERO_ADMISSION_AUTH_INVALID);
 
   admitter = aero_host_get_admitter (host);
   out->host = host;
-  v = aero_admitter_check_origin (admitter, msg, &out->origin);
+  v = aero_admitter_check_origin (admitter, request->headers, &out->origin);
   if (v == AERO_ADMISSION_ADMITTED)
-    v = check_credentials (admitter->config, msg, offered_credentials, out);
+    v = check_credentials (admitter->config, request, offered_credentials, out);
   if (v == AERO_ADMISSION_ADMITTED)
     v = reserve (admitter, out);
   if (v != AERO_ADMISSION_ADMITTED)

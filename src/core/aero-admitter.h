@@ -28,7 +28,7 @@ void aero_admitter_log_config (AeroAdmitter *admitter);
 /* The Origin check alone (also for POST /session): ADMITTED or one of the
  * ORIGIN_* verdicts; open mode admits everything. *@normalized (optional)
  * receives the normalised origin when it is valid. */
-AeroAdmissionVerdict aero_admitter_check_origin (AeroAdmitter *admitter, SoupServerMessage *msg,
+AeroAdmissionVerdict aero_admitter_check_origin (AeroAdmitter *admitter, SoupMessageHeaders *headers,
                                                  char **normalized);
 
 G_END_DECLS

@@ -156,6 +156,7 @@ aero_host_finalize (GObject *object)
   g_clear_pointer (&self->search_path, g_strfreev);
   g_clear_pointer (&self->keyfile, g_key_file_unref);
   g_clear_pointer (&self->metrics, aero_metrics_free);
+  g_clear_pointer (&self->http_limits.upgrade_handlers, g_hash_table_unref);
   g_free (self->config_file);
   G_OBJECT_CLASS (aero_host_parent_class)->finalize (object);
 }
@@ -248,6 +249,9 @@ aero_host_init (AeroHost *self)
   self->http_limits.max_per_address = HTTP_DEFAULT_MAX_PER_ADDRESS;
   self->http_limits.request_timeout_ms = HTTP_DEFAULT_TIMEOUT_S * 1000;
   self->http_limits.idle_timeout_s = HTTP_DEFAULT_TIMEOUT_S;
+  self->http_limits.direct_upgrades = TRUE;
+  self->http_limits.upgrade_handlers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                              g_free);
   self->listen = g_ptr_array_new_with_free_func (g_object_unref);
   self->instances = g_ptr_array_new_with_free_func (instance_free);
   self->by_name = g_hash_table_new (g_str_hash, g_str_equal);
@@ -329,7 +333,9 @@ load_http_group (AeroHost *self, AeroConfigGroup *group, GError **error)
                                        HTTP_DEFAULT_TIMEOUT_S * 1000,
                                        &self->http_limits.request_timeout_ms, error) ||
       !aero_config_group_get_duration (group, "idle-timeout", 0, 3600000,
-                                       HTTP_DEFAULT_TIMEOUT_S * 1000, &idle_ms, error))
+                                       HTTP_DEFAULT_TIMEOUT_S * 1000, &idle_ms, error) ||
+      !aero_config_group_get_bool (group, "direct-upgrades", TRUE,
+                                   &self->http_limits.direct_upgrades, error))
     return FALSE;
   self->http_limits.max_per_address = per_address;
   /* A socket's timeout is in whole seconds. */
@@ -1082,6 +1088,29 @@ aero_host_get_session_count (AeroHost *self)
 }
 
 /* ---- accessors ---------------------------------------------------------- */
+
+void
+aero_host_add_upgrade_handler (AeroHost *self, const char *path, AeroHttpUpgradeFunc func,
+                               gpointer user_data)
+{
+  AeroHttpUpgradeHandler *handler;
+
+  g_return_if_fail (AERO_IS_HOST (self));
+  g_return_if_fail (path != NULL && path[0] == '/');
+  g_return_if_fail (func != NULL);
+  handler = g_new (AeroHttpUpgradeHandler, 1);
+  handler->func = func;
+  handler->user_data = user_data;
+  g_hash_table_replace (self->http_limits.upgrade_handlers, g_strdup (path), handler);
+}
+
+void
+aero_host_remove_upgrade_handler (AeroHost *self, const char *path)
+{
+  g_return_if_fail (AERO_IS_HOST (self));
+  g_return_if_fail (path != NULL);
+  g_hash_table_remove (self->http_limits.upgrade_handlers, path);
+}
 
 SoupServer *
 aero_host_get_http_server (AeroHost *self)

@@ -21,6 +21,10 @@
 /* How long a listener rests after accept() failed for want of resources. */
 #define ACCEPT_PAUSE_US (100 * 1000)
 #define LOG_INTERVAL_US (10 * G_USEC_PER_SEC)
+/* The longest request head offered to an upgrade handler (a browser's
+ * WebSocket upgrade, cookies included, is well under 2 KiB); a longer
+ * one goes to libsoup's server. */
+#define DIRECT_HEAD_MAX 8192
 
 typedef struct _Conn Conn;
 
@@ -105,6 +109,23 @@ aero_http_message_get_socket (SoupServerMessage *msg)
   return peer ? peer->socket : soup_server_message_get_socket (msg);
 }
 
+void
+aero_http_request_init_from_message (AeroHttpRequest *request, SoupServerMessage *msg)
+{
+  GUri *uri;
+
+  g_return_if_fail (request != NULL);
+  g_return_if_fail (SOUP_IS_SERVER_MESSAGE (msg));
+  memset (request, 0, sizeof *request);
+  uri = soup_server_message_get_uri (msg);
+  request->method = soup_server_message_get_method (msg);
+  request->path = uri ? g_uri_get_path (uri) : NULL;
+  request->query = uri ? g_uri_get_query (uri) : NULL;
+  request->headers = soup_server_message_get_request_headers (msg);
+  request->remote = soup_server_message_get_remote_address (msg);
+  request->tls = aero_http_message_is_tls (msg);
+}
+
 gboolean
 aero_http_message_is_tls (SoupServerMessage *msg)
 {
@@ -133,6 +154,20 @@ struct _Conn
   AeroHttpPeer *peer;         /* owned */
   guint64 key;
   AeroWatch *deadline; /* the request timeout, until the request is read */
+  /* While the core waits for the first bytes of a request (direct
+   * upgrades): the connection, its local address and the watch. */
+  GIOStream *stream;
+  GSocketAddress *local;
+  AeroWatch *first_bytes;
+};
+
+struct _AeroHttpUpgrade
+{
+  AeroHttpAcceptor *acceptor;
+  Conn *conn;
+  AeroHttpRequest request;
+  gsize head_len; /* bytes of the request head, still in the socket */
+  gboolean answered;
 };
 
 struct _AeroHttpAcceptor
@@ -150,6 +185,7 @@ struct _AeroHttpAcceptor
   AeroMetric *m_refused;
   AeroMetric *m_accept_errors;
   AeroMetric *m_timed_out;
+  AeroMetric *m_direct;
   gint64 refused_logged_us;
   gint64 errors_logged_us;
 };
@@ -214,6 +250,7 @@ conn_gone (gpointer data, GObject *where_the_object_was)
     g_hash_table_remove (conn->acceptor->conns, conn);
   conn_detach (conn);
   g_clear_pointer (&conn->deadline, aero_watch_free);
+  g_clear_pointer (&conn->first_bytes, aero_watch_free);
   conn->peer->conn = NULL;
   g_object_unref (conn->peer);
   g_free (conn);
@@ -302,6 +339,301 @@ refuse (AeroHttpAcceptor *self, int fd, const struct sockaddr_storage *ss)
     }
 }
 
+
+static void
+hand_to_soup (AeroHttpAcceptor *self, Conn *conn, GIOStream *stream, GSocketAddress *local)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!soup_server_accept_iostream (self->server, stream, local, G_SOCKET_ADDRESS (conn->peer),
+                                    &error))
+    {
+      aero_metric_inc (self->m_accept_errors);
+      AERO_LOG_WARNING (COMPONENT, "MESSAGE", "the HTTP server did not take a connection: %s",
+                        error ? error->message : "?");
+      g_io_stream_close (stream, NULL, NULL);
+    }
+}
+
+/* ---- direct upgrades (aero-http-upgrade.h) ------------------------------ */
+
+static void direct_try (AeroHttpAcceptor *self, Conn *conn, gboolean first);
+
+/* The connection leaves the direct path: to libsoup, or nowhere. */
+static void
+direct_release (Conn *conn, GIOStream **stream, GSocketAddress **local)
+{
+  g_clear_pointer (&conn->first_bytes, aero_watch_free);
+  *stream = g_steal_pointer (&conn->stream);
+  *local = g_steal_pointer (&conn->local);
+}
+
+static void
+direct_to_soup (AeroHttpAcceptor *self, Conn *conn)
+{
+  g_autoptr (GIOStream) stream = NULL;
+  g_autoptr (GSocketAddress) local = NULL;
+
+  direct_release (conn, &stream, &local);
+  hand_to_soup (self, conn, stream, local);
+}
+
+static void
+direct_close (Conn *conn)
+{
+  g_autoptr (GIOStream) stream = NULL;
+  g_autoptr (GSocketAddress) local = NULL;
+
+  direct_release (conn, &stream, &local);
+  if (stream)
+    g_io_stream_close (stream, NULL, NULL);
+}
+
+static void
+first_bytes_cb (AeroWatch *watch, GIOCondition revents, gpointer data)
+{
+  Conn *conn = data;
+  AeroHttpAcceptor *self = conn->acceptor;
+
+  if (revents == 0)
+    {
+      /* Nothing within the request timeout. */
+      if (self)
+        aero_metric_inc (self->m_timed_out);
+      direct_close (conn);
+      return;
+    }
+  direct_try (self, conn, FALSE);
+}
+
+/* Whether libsoup's server reads the same path and query from the
+ * request: it refuses a Host with a '/' and one that does not make a URI
+ * with the target, and a Host can swallow the target ("example.com?"). */
+static gboolean
+direct_uri_ok (const char *host, const char *target, const char *path, const char *query)
+{
+  g_autofree char *text = NULL;
+  g_autoptr (GUri) uri = NULL;
+
+  if (strchr (host, '/') != NULL)
+    return FALSE;
+  text = g_strconcat ("http://", host, target, NULL);
+  uri = g_uri_parse (text, SOUP_HTTP_URI_FLAGS, NULL);
+  return uri != NULL && g_uri_get_host (uri) != NULL && *g_uri_get_host (uri) != '\0' &&
+         g_strcmp0 (g_uri_get_path (uri), path) == 0 &&
+         g_strcmp0 (g_uri_get_query (uri), query ? query + 1 : NULL) == 0 &&
+         g_uri_get_fragment (uri) == NULL;
+}
+
+/* Offers the complete head of HEAD_LEN bytes in BUF to the handler of its
+ * path. Returns whether it was answered. */
+static gboolean
+direct_offer (AeroHttpAcceptor *self, Conn *conn, const char *buf, gsize head_len)
+{
+  g_autoptr (SoupMessageHeaders) headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_REQUEST);
+  g_autofree char *method = NULL;
+  g_autofree char *target = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr (AeroHttpPeer) peer = NULL;
+  AeroHttpUpgradeHandler *handler;
+  SoupHTTPVersion version;
+  AeroHttpUpgrade up = { 0 };
+  const char *query;
+  gboolean answered;
+
+  /* libsoup's server parses its requests with the same function; the
+   * head goes without its final blank line. */
+  if (soup_headers_parse_request (buf, (int) head_len - 2, headers, &method, &target, &version) !=
+        SOUP_STATUS_OK ||
+      version != SOUP_HTTP_1_1 || strcmp (method, "GET") != 0 || target[0] != '/' ||
+      strchr (target, '#') != NULL)
+    return FALSE;
+  /* What libsoup's server would refuse or treat specially: a request
+   * without its Host, or with a body. */
+  if (soup_message_headers_get_one (headers, "Host") == NULL ||
+      soup_message_headers_get_list (headers, "Host") != soup_message_headers_get_one (headers,
+                                                                                        "Host") ||
+      soup_message_headers_get_encoding (headers) != SOUP_ENCODING_NONE)
+    return FALSE;
+  query = strchr (target, '?');
+  path = query ? g_strndup (target, query - target) : g_strdup (target);
+  handler = g_hash_table_lookup (self->config.upgrade_handlers, path);
+  if (handler == NULL || !direct_uri_ok (soup_message_headers_get_one (headers, "Host"), target,
+                                         path, query))
+    return FALSE;
+
+  up.acceptor = self;
+  up.conn = conn;
+  up.head_len = head_len;
+  up.request.method = SOUP_METHOD_GET;
+  up.request.path = path;
+  up.request.query = query ? query + 1 : NULL;
+  up.request.headers = headers;
+  /* A refusal closes the connection, which lets go of its peer. */
+  peer = g_object_ref (conn->peer);
+  up.request.remote = G_SOCKET_ADDRESS (peer);
+  up.request.tls = FALSE;
+  answered = handler->func (&up, path, handler->user_data);
+  if (answered && !up.answered)
+    {
+      g_critical ("an upgrade handler for %s returned TRUE without an answer", path);
+      direct_close (conn);
+      return TRUE;
+    }
+  g_return_val_if_fail (answered || !up.answered, TRUE);
+  if (answered)
+    aero_metric_inc (self->m_direct);
+  return answered;
+}
+
+/* Looks at the connection's first bytes without taking them: a complete
+ * request head for a registered path goes to its handler; anything else,
+ * as it is, to libsoup. FIRST: whether the core may still wait for bytes. */
+static void
+direct_try (AeroHttpAcceptor *self, Conn *conn, gboolean first)
+{
+  char buf[DIRECT_HEAD_MAX];
+  int fd = g_socket_get_fd (conn->peer->socket);
+  gssize n;
+  const char *end;
+
+  if (self == NULL)
+    {
+      direct_close (conn);
+      return;
+    }
+  do
+    n = recv (fd, buf, sizeof buf, MSG_PEEK);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && first)
+    {
+      g_autoptr (GError) error = NULL;
+      guint64 wait_ms;
+
+      /* Nothing yet (on a real network the request follows the
+       * handshake's last ACK): wait once for the first bytes. */
+      conn->first_bytes = aero_watch_new (NULL, first_bytes_cb, conn);
+      if (!aero_watch_set_fd (conn->first_bytes, fd, G_IO_IN, &error))
+        {
+          direct_to_soup (self, conn);
+          return;
+        }
+      /* The request timeout, or the idle timeout that libsoup's reads
+       * would keep, whichever comes first. */
+      wait_ms = self->config.request_timeout_ms;
+      if (self->config.idle_timeout_s > 0 &&
+          (wait_ms == 0 || (guint64) self->config.idle_timeout_s * 1000 < wait_ms))
+        wait_ms = (guint64) self->config.idle_timeout_s * 1000;
+      if (wait_ms > 0)
+        aero_watch_set_ready_time (conn->first_bytes,
+                                   g_get_monotonic_time () + (gint64) wait_ms * 1000);
+      return;
+    }
+  g_clear_pointer (&conn->first_bytes, aero_watch_free);
+  if (n > 0 && (end = g_strstr_len (buf, n, "\r\n\r\n")) != NULL &&
+      direct_offer (self, conn, buf, end + 4 - buf))
+    return;
+  direct_to_soup (self, conn);
+}
+
+const AeroHttpRequest *
+aero_http_upgrade_get_request (AeroHttpUpgrade *upgrade)
+{
+  g_return_val_if_fail (upgrade != NULL, NULL);
+  return &upgrade->request;
+}
+
+/* Takes the request head out of the socket and writes ANSWER. */
+static gboolean
+direct_answer (AeroHttpUpgrade *upgrade, GString *answer, GError **error)
+{
+  int fd = g_socket_get_fd (upgrade->conn->peer->socket);
+  char buf[DIRECT_HEAD_MAX];
+  gssize n;
+
+  upgrade->answered = TRUE;
+  g_clear_pointer (&upgrade->conn->deadline, aero_watch_free);
+  do
+    n = recv (fd, buf, upgrade->head_len, 0);
+  while (n < 0 && errno == EINTR);
+  if (n != (gssize) upgrade->head_len)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
+                           "the request head could not be read again");
+      return FALSE;
+    }
+  /* A fresh connection's send buffer holds a head many times over. */
+  do
+    n = send (fd, answer->str, answer->len, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n != (gssize) answer->len)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (n < 0 ? errno : EAGAIN),
+                   "cannot write the answer: %s", n < 0 ? g_strerror (errno) : "short write");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+append_headers (GString *answer, SoupMessageHeaders *headers)
+{
+  SoupMessageHeadersIter iter;
+  const char *name, *value;
+
+  if (headers == NULL)
+    return;
+  soup_message_headers_iter_init (&iter, headers);
+  while (soup_message_headers_iter_next (&iter, &name, &value))
+    g_string_append_printf (answer, "%s: %s\r\n", name, value);
+}
+
+void
+aero_http_upgrade_respond (AeroHttpUpgrade *upgrade, guint status, SoupMessageHeaders *headers,
+                           const char *content_type, const char *body, gsize len)
+{
+  g_autoptr (GString) answer = g_string_sized_new (256 + len);
+
+  g_return_if_fail (upgrade != NULL && !upgrade->answered);
+  g_return_if_fail (status >= 400 && status <= 599);
+  g_string_append_printf (answer, "HTTP/1.1 %u %s\r\n", status, soup_status_get_phrase (status));
+  append_headers (answer, headers);
+  g_string_append_printf (answer,
+                          "Content-Type: %s\r\nContent-Length: %" G_GSIZE_FORMAT
+                          "\r\nConnection: close\r\n\r\n",
+                          content_type, len);
+  g_string_append_len (answer, body, len);
+  direct_answer (upgrade, answer, NULL);
+  direct_close (upgrade->conn);
+}
+
+GIOStream *
+aero_http_upgrade_switch (AeroHttpUpgrade *upgrade, SoupMessageHeaders *headers, GSocket **socket,
+                          GError **error)
+{
+  g_autoptr (GString) answer = g_string_sized_new (256);
+  g_autoptr (GIOStream) stream = NULL;
+  g_autoptr (GSocketAddress) local = NULL;
+  Conn *conn;
+
+  g_return_val_if_fail (upgrade != NULL && !upgrade->answered, NULL);
+  conn = upgrade->conn;
+  g_string_append (answer, "HTTP/1.1 101 Switching Protocols\r\n");
+  append_headers (answer, headers);
+  g_string_append (answer, "\r\n");
+  if (!direct_answer (upgrade, answer, error))
+    {
+      direct_close (conn);
+      return NULL;
+    }
+  direct_release (conn, &stream, &local);
+  /* The HTTP server's idle timeout is not the connection's any more. */
+  g_socket_set_timeout (conn->peer->socket, 0);
+  if (socket)
+    *socket = g_object_ref (conn->peer->socket);
+  return g_steal_pointer (&stream);
+}
+
 static void
 take (AeroHttpAcceptor *self, Listener *l, int fd, const struct sockaddr_storage *ss)
 {
@@ -372,13 +704,15 @@ take (AeroHttpAcceptor *self, Listener *l, int fd, const struct sockaddr_storage
   aero_metric_add (self->m_open, 1);
   g_object_weak_ref (G_OBJECT (base), conn_gone, conn);
 
-  if (!soup_server_accept_iostream (self->server, stream, local, G_SOCKET_ADDRESS (peer), &error))
+  if (self->config.direct_upgrades && stream == base && self->config.upgrade_handlers &&
+      g_hash_table_size (self->config.upgrade_handlers) > 0)
     {
-      aero_metric_inc (self->m_accept_errors);
-      AERO_LOG_WARNING (COMPONENT, "MESSAGE", "the HTTP server did not take a connection: %s",
-                        error ? error->message : "?");
-      g_io_stream_close (stream, NULL, NULL);
+      conn->stream = g_steal_pointer (&stream);
+      conn->local = g_steal_pointer (&local);
+      direct_try (self, conn, TRUE);
+      return;
     }
+  hand_to_soup (self, conn, stream, local);
 }
 
 static void
@@ -488,6 +822,10 @@ aero_http_acceptor_new (SoupServer *server, const AeroHttpAcceptConfig *config,
   self->m_timed_out = aero_metrics_counter (
     metrics, "aero_http_requests_timed_out_total",
     "HTTP connections closed because a request was not complete within request-timeout.");
+  self->m_direct = aero_metrics_counter (
+    metrics, "aero_http_upgrades_direct_total",
+    "Upgrade requests answered by a plugin's upgrade handler without libsoup's server "
+    "([http] direct-upgrades).");
   return self;
 }
 
@@ -539,6 +877,7 @@ aero_http_acceptor_describe (AeroHttpAcceptor *self)
 void
 aero_http_acceptor_free (AeroHttpAcceptor *self)
 {
+  g_autoptr (GPtrArray) waiting = g_ptr_array_new ();
   GHashTableIter iter;
   gpointer conn;
 
@@ -554,7 +893,12 @@ aero_http_acceptor_free (AeroHttpAcceptor *self)
     {
       conn_detach (conn);
       g_clear_pointer (&((Conn *) conn)->deadline, aero_watch_free);
+      if (((Conn *) conn)->stream)
+        g_ptr_array_add (waiting, conn);
     }
+  /* Connections still waiting for their first bytes have no one else. */
+  for (guint i = 0; i < waiting->len; i++)
+    direct_close (waiting->pdata[i]);
   g_hash_table_unref (self->conns);
   g_hash_table_unref (self->per_address);
   g_clear_object (&self->config.tls_certificate);

@@ -14,7 +14,9 @@
  *   and then is not held for ever);
  * - an idle timeout on every connection (libsoup has none);
  * - accept() failures (out of file descriptors) pause the listener for
- *   100 ms instead of stopping it for good, as libsoup 3.2's listener does.
+ *   100 ms instead of stopping it for good, as libsoup 3.2's listener does;
+ * - upgrade requests for the paths of aero_host_add_upgrade_handler()
+ *   answered without libsoup's server (aero-http-upgrade.h).
  *
  * The listening sockets are AeroWatches of the thread-default context.
  *
@@ -27,6 +29,7 @@
 
 #include <libsoup/soup.h>
 
+#include "aero-net/aero-http-upgrade.h"
 #include "aero-net/aero-metrics.h"
 
 G_BEGIN_DECLS
@@ -37,7 +40,16 @@ typedef struct
   guint64 request_timeout_ms; /* 0: none */
   guint idle_timeout_s;       /* silence before a connection is closed; 0: none */
   GTlsCertificate *tls_certificate; /* nullable: serve TLS on every listener */
+  gboolean direct_upgrades;   /* offer request heads to the upgrade handlers */
+  GHashTable *upgrade_handlers; /* path -> AeroHttpUpgradeHandler; owned by the host */
 } AeroHttpAcceptConfig;
+
+/* A handler of aero_host_add_upgrade_handler(). */
+typedef struct
+{
+  AeroHttpUpgradeFunc func;
+  gpointer user_data;
+} AeroHttpUpgradeHandler;
 
 typedef struct _AeroHttpAcceptor AeroHttpAcceptor;
 

@@ -275,7 +275,8 @@ session_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashT
               "a session is created with POST /session");
       return;
     }
-  v = aero_admitter_check_origin (self->admitter, msg, &origin);
+  v = aero_admitter_check_origin (self->admitter, soup_server_message_get_request_headers (msg),
+                                  &origin);
   if (v != AERO_ADMISSION_ADMITTED)
     {
       refuse (self, msg, SOUP_STATUS_FORBIDDEN, aero_admission_verdict_to_string (v),

@@ -32,6 +32,7 @@
 
 #include <libsoup/soup.h>
 #include <aero-net/aero-host.h>
+#include <aero-net/aero-http-upgrade.h>
 
 G_BEGIN_DECLS
 
@@ -121,6 +122,23 @@ AeroAdmissionVerdict aero_host_admit (AeroHost *host, SoupServerMessage *msg,
                                       const char *const *offered_credentials, AeroAdmission *out);
 
 /**
+ * aero_host_admit_request:
+ * @host: a host
+ * @request: the request (headers, query and remote address are read)
+ * @offered_credentials: (nullable) (array zero-terminated=1): as for
+ *   aero_host_admit()
+ * @out: (out caller-allocates): what was found
+ *
+ * aero_host_admit() for a request that is not a #SoupServerMessage (see
+ * aero_http_upgrade_get_request()).
+ *
+ * Returns: the verdict (also in @out).
+ */
+AeroAdmissionVerdict aero_host_admit_request (AeroHost *host, const AeroHttpRequest *request,
+                                              const char *const *offered_credentials,
+                                              AeroAdmission *out);
+
+/**
  * aero_admission_release:
  * @admission: an admission
  *
@@ -165,6 +183,20 @@ const char *aero_admission_verdict_to_string (AeroAdmissionVerdict verdict);
  */
 void aero_host_log_access (AeroHost *host, SoupServerMessage *msg, const AeroAdmission *admission,
                            guint status, const char *reason);
+
+/**
+ * aero_host_log_access_request:
+ * @host: a host
+ * @request: the request
+ * @admission: (nullable): as for aero_host_log_access()
+ * @status: as for aero_host_log_access()
+ * @reason: (nullable): as for aero_host_log_access()
+ *
+ * aero_host_log_access() for a request that is not a #SoupServerMessage.
+ */
+void aero_host_log_access_request (AeroHost *host, const AeroHttpRequest *request,
+                                   const AeroAdmission *admission, guint status,
+                                   const char *reason);
 
 /**
  * aero_host_add_endpoint:

@@ -18,6 +18,7 @@
 #include <aero-net/aero-nic.h>
 #include <aero-net/aero-host.h>
 #include <aero-net/aero-l2-tunnel.h>
+#include <aero-net/aero-http-upgrade.h>
 #include <aero-net/aero-admission.h>
 #include <aero-net/aero-watch.h>
 #include <aero-net/aero-checksum.h>
