@@ -747,12 +747,13 @@ def latency_bench(work, results, args):
         REG.stop(server)
 
 
-def scale_server(work, name, env_extra=None, wrapper=None, ready_timeout=10.0):
+def scale_server(work, name, env_extra=None, wrapper=None, ready_timeout=10.0, http_extra=None):
     port = free_port()
     d = Daemon(work, name, [
         ("core", {"shutdown-timeout": "5s", "max-sessions": "20000"}),
         # Every tunnel comes from 127.0.0.1: no per-address connection cap.
-        ("http", {"listen": f"127.0.0.1:{port}", "max-connections-per-address": "0"}),
+        ("http", dict({"listen": f"127.0.0.1:{port}", "max-connections-per-address": "0"},
+                      **(http_extra or {}))),
         ("log", {"level": "info"}),
         # wsdhcp sends no Origin; no per-peer tunnel quota (all from 127.0.0.1).
         ("admission", {"open": "true"}),
@@ -888,13 +889,18 @@ def setup_bench(work, results, args):
     load against wsfloor, the least a tunnel server can do per set-up (a
     fixed 101 and canned DHCP answers, nothing else): the floor of the
     set-up time on this machine with this load generator on the same cores.
-    Each entry also has the CPU each side spent per set-up."""
+    Each entry also has the CPU each side spent per set-up. The first two
+    scenarios also run against aero-netd with `[http] direct-upgrades =
+    false` ("aero-netd via libsoup": every upgrade through libsoup's
+    server), the three servers one after another per scenario."""
     scenarios = [
         ("100 at once", 100, 100),
         ("100 in flight", args.setup_count, 100),
         ("1 in flight", max(50, args.setup_count // 5), 1),
     ]
-    runs = [("aero-netd", sc) for sc in scenarios] + [("floor", sc) for sc in scenarios[:2]]
+    runs = [(kind, sc) for sc in scenarios[:2]
+            for kind in ("aero-netd", "aero-netd via libsoup", "floor")]
+    runs += [("aero-netd", sc) for sc in scenarios[2:]]
     for server_kind, (label, count, conc) in runs:
         budget = min(args.setup_timeout, time_left() - 60)
         if budget < 10:
@@ -911,7 +917,9 @@ def setup_bench(work, results, args):
                     raise BenchError("wsfloor did not start")
                 server_pid = floor.pid
             else:
-                d = scale_server(work, f"aero-setup-{count}-{conc}")
+                libsoup = server_kind == "aero-netd via libsoup"
+                d = scale_server(work, f"aero-setup-{count}-{conc}{'-libsoup' if libsoup else ''}",
+                                 http_extra={"direct-upgrades": "false"} if libsoup else None)
                 port, server_pid = d.http_port, d.pid
             cpu0 = cpu_seconds_fine(server_pid)
             m0 = machine_cpu()
@@ -1094,6 +1102,34 @@ def count_bench(work, results, args):
                 d.stop()
     if shutil.which("valgrind") is not None and time_left() >= 60:
         count_floor(work, results, n)
+    if shutil.which("valgrind") is not None and time_left() >= 90:
+        count_libsoup(work, results, n)
+
+
+def count_libsoup(work, results, n):
+    """The set-ups counted again with every upgrade through libsoup's
+    server ([http] direct-upgrades = false): what the direct path saves."""
+    log(f"count: {n} set-ups of aero-netd under callgrind, direct-upgrades = false")
+    d = client = None
+    try:
+        d = scale_server(work, "aero-count-libsoup", ready_timeout=120,
+                         wrapper=callgrind(work, "count.libsoup"),
+                         http_extra={"direct-upgrades": "false"})
+        count_warm_up(d.http_port)
+        if not wait_sessions(d.http_port, 0, 60):
+            raise BenchError("the warm-up sessions did not close")
+        callgrind_zero(d.pid)
+        client = count_hold(d.http_port, n)
+        per = round(callgrind_dump(d.pid, work, "count.libsoup") / n)
+        results["count"]["libsoup_instructions_per_setup"] = per
+        log(f"  per set-up: {per} instructions")
+    except (BenchError, subprocess.SubprocessError, OSError, ValueError, KeyError) as e:
+        results["errors"].append(f"count (via libsoup): {e}")
+        log(f"  failed: {e}")
+    finally:
+        REG.stop(client)
+        if d is not None:
+            d.stop()
 
 
 def count_floor(work, results, n):
@@ -1541,6 +1577,8 @@ def report(results):
                         fmt(c.get("instructions_per_teardown"), ",.0f")],
                        ["  the floor's (wsfloor)",
                         fmt(c.get("floor_instructions_per_setup"), ",.0f"), "-"],
+                       ["  aero-netd's via libsoup (direct-upgrades = false)",
+                        fmt(c.get("libsoup_instructions_per_setup"), ",.0f"), "-"],
                        ["system calls (strace -c)", fmt(c.get("syscalls_per_setup"), ".0f"),
                         fmt(c.get("syscalls_per_teardown"), ".0f")]],
                       ["", "per set-up", "per teardown"]),
