@@ -449,8 +449,9 @@ direct_offer (AeroHttpAcceptor *self, Conn *conn, const char *buf, gsize head_le
       strchr (target, '#') != NULL)
     return FALSE;
   /* What libsoup's server would refuse or treat specially: a request
-   * without its Host, or with a body. */
+   * without its Host, with a body, or expecting a 100 Continue. */
   if (soup_message_headers_get_one (headers, "Host") == NULL ||
+      soup_message_headers_get_list (headers, "Expect") != NULL ||
       soup_message_headers_get_list (headers, "Host") != soup_message_headers_get_one (headers,
                                                                                         "Host") ||
       soup_message_headers_get_encoding (headers) != SOUP_ENCODING_NONE)

@@ -171,6 +171,127 @@ def check_refusals(tmp):
            "an admitted Origin opens a tunnel either way")
 
 
+def odd_heads(port):
+    """Request heads, each whole in one send, that a careless parser would
+    read differently from libsoup's server: (name, bytes)."""
+    key = base64.b64encode(b"k" * 16).decode()
+    base = [("Host", f"{H}:{port}"), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Protocol", w.SUBPROTOCOL)]
+
+    def head(line="GET /l2 HTTP/1.1", headers=None, sep="\r\n", drop=(), add=()):
+        hs = [(k, v) for k, v in (headers or base) if k not in drop] + list(add)
+        text = sep.join([line] + [f"{k}: {v}" for k, v in hs]) + sep + sep
+        return text.encode("latin-1")
+
+    return [
+        ("a valid upgrade", head()),
+        ("HTTP/1.0", head("GET /l2 HTTP/1.0")),
+        ("HTTP/2.0 in the request line", head("GET /l2 HTTP/2.0")),
+        ("lower-case method", head("get /l2 HTTP/1.1")),
+        ("absolute-form target", head(f"GET http://{H}:{port}/l2 HTTP/1.1")),
+        ("asterisk target", head("GET * HTTP/1.1")),
+        ("a query", head("GET /l2?x=1&token=abc HTTP/1.1")),
+        ("an empty query", head("GET /l2? HTTP/1.1")),
+        ("a fragment", head("GET /l2#frag HTTP/1.1")),
+        ("a percent-encoded path", head("GET /%6c2 HTTP/1.1")),
+        ("dot segments", head("GET /x/../l2 HTTP/1.1")),
+        ("two spaces in the request line", head("GET  /l2 HTTP/1.1")),
+        ("no Host", head(drop=("Host",))),
+        ("two Hosts", head(add=[("Host", "other.example")])),
+        ("an empty Host", head(drop=("Host",), add=[("Host", "")])),
+        ("a Host with a path", head(drop=("Host",), add=[("Host", "example.com/x")])),
+        ("a Host ending in ?", head(drop=("Host",), add=[("Host", "example.com?")])),
+        ("a bracketed name as Host", head(drop=("Host",), add=[("Host", "[example.com]")])),
+        ("a body (Content-Length)", head(add=[("Content-Length", "0")])),
+        ("a body (Content-Length 5)", head(add=[("Content-Length", "5")]) + b"hello"),
+        ("chunked", head(add=[("Transfer-Encoding", "chunked")]) + b"0\r\n\r\n"),
+        ("bare LF line ends", head(sep="\n")),
+        ("a folded header", head() [:-2] + b" continued\r\n\r\n"),
+        ("a space before the colon", head(add=[("X-Odd ", "1")])),
+        ("a header without a colon", head()[:-2] + b"NoColonHere\r\n\r\n"),
+        ("a NUL in a header", head(add=[("X-Nul", "a\x00b")])),
+        ("a control character in a header", head(add=[("X-Ctl", "a\x01b")])),
+        ("Latin-1 in a header", head(add=[("X-Latin", "caf\xe9")])),
+        ("an empty header name", head()[:-2] + b": value\r\n\r\n"),
+        ("two keys", head(add=[("Sec-WebSocket-Key", key)])),
+        ("a short key", head(drop=("Sec-WebSocket-Key",), add=[("Sec-WebSocket-Key", "c2hvcnQ=")])),
+        ("a key that is not base64", head(drop=("Sec-WebSocket-Key",),
+                                          add=[("Sec-WebSocket-Key", "!" * 24)])),
+        ("version 13 twice", head(add=[("Sec-WebSocket-Version", "13")])),
+        ("Upgrade: WebSocket", head(drop=("Upgrade",), add=[("Upgrade", "WebSocket")])),
+        ("Upgrade: websocket, h2c", head(drop=("Upgrade",), add=[("Upgrade", "websocket, h2c")])),
+        ("Connection: keep-alive, Upgrade",
+         head(drop=("Connection",), add=[("Connection", "keep-alive, Upgrade")])),
+        ("the offer in two headers",
+         head(drop=("Sec-WebSocket-Protocol",),
+              add=[("Sec-WebSocket-Protocol", "chat"),
+                   ("Sec-WebSocket-Protocol", w.SUBPROTOCOL)])),
+        ("the offer after a tab", head(drop=("Sec-WebSocket-Protocol",),
+                                       add=[("Sec-WebSocket-Protocol",
+                                             "chat,\t" + w.SUBPROTOCOL)])),
+        ("an Expect header", head(add=[("Expect", "100-continue")])),
+        ("1,000 headers", head(add=[(f"X-H{i}", "v") for i in range(1000)])),
+        ("a 7 KiB header", head(add=[("X-Big", "b" * 7000)])),
+        ("garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\r\n\r\n"),
+        ("only a blank line", b"\r\n\r\n"),
+    ]
+
+
+def status_of(port, data):
+    """The status line's code for DATA sent whole at once; 'closed' when the
+    connection is closed without one, 'waiting' when nothing comes for 1.5 s
+    (the server waits for more of the request)."""
+    with socket.create_connection((H, port), timeout=1.5) as s:
+        s.sendall(data)
+        buf = b""
+        deadline = time.monotonic() + 5
+        while b"\r\n" not in buf and time.monotonic() < deadline:
+            try:
+                chunk = s.recv(4096)
+            except ConnectionResetError:
+                break
+            except socket.timeout:
+                return "waiting"
+            if not chunk:
+                break
+            buf += chunk
+    if not buf:
+        return "closed"
+    parts = buf.split(b"\r\n", 1)[0].split()
+    return parts[1].decode() if len(parts) > 1 else buf[:20]
+
+
+def check_odd_heads(tmp):
+    """Every odd head answered alike with direct-upgrades on and off."""
+    daemons = {}
+    try:
+        for flag in ("true", "false"):
+            port = aerotest.free_port()
+            cfg = ws_config(port, http={"direct-upgrades": flag})
+            daemons[flag] = start_daemon(tmp, "odd-" + flag, cfg, port)
+        names = [n for n, _ in odd_heads(daemons["true"].http_port)]
+        got = {}
+        for flag, d in daemons.items():
+            got[flag] = [status_of(d.http_port, data) for _, data in odd_heads(d.http_port)]
+        diffs = [f"{n}: direct {a}, libsoup {b}" for n, a, b in zip(names, got["true"], got["false"])
+                 if a != b]
+        tap.ok(not diffs, f"{len(names)} odd request heads answered alike on both paths",
+               "\n".join(diffs))
+        tap.diag(f"{direct(daemons['true'])} answered on the direct path; statuses: "
+                 + ", ".join(f"{n} {a}" for n, a in zip(names, got["true"])))
+        tap.ok(got["true"][0] == "101" and direct(daemons["true"]) >= 1
+               and direct(daemons["false"]) == 0,
+               "the valid one upgraded, on the direct path only where it is on")
+        for flag, d in daemons.items():
+            tap.ok(d.running() and not criticals(d),
+                   f"direct-upgrades = {flag}: running, no criticals logged",
+                   "\n".join(criticals(d)))
+    finally:
+        for d in daemons.values():
+            d.kill_if_running()
+
+
 def check_tls(tmp):
     import promparse
     port = aerotest.free_port()
@@ -202,6 +323,7 @@ def main():
             tap.check("direct path", check_direct, d)
             tap.ok(not criticals(d), "no criticals logged", "\n".join(criticals(d)))
         tap.check("refusals", check_refusals, tmp)
+        tap.check("odd heads", check_odd_heads, tmp)
         tap.check("tls", check_tls, tmp)
     tap.done()
 
