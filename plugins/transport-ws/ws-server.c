@@ -62,7 +62,27 @@ typedef struct {
   SoupServerMessage *msg;       /* or */
   AeroHttpUpgrade *direct;
   AeroHttpRequest request;
+  char *peer_text;              /* owned: request.peer, once formatted */
 } WsRequest;
+
+static void
+ws_request_clear (WsRequest *req)
+{
+  g_clear_pointer (&req->peer_text, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (WsRequest, ws_request_clear)
+
+/* The peer's address as text, formatted once per request. */
+static const char *
+peer_of (WsRequest *req)
+{
+  GSocketAddress *remote = req->request.remote;
+
+  if (req->request.peer == NULL && remote)
+    req->request.peer = req->peer_text =
+      g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote));
+  return req->request.peer;
+}
 
 /* ---- answers ------------------------------------------------------------- */
 
@@ -89,6 +109,7 @@ refuse (WsServer *self, WsRequest *req, guint status, WsRefuseReason reason, con
   if (status == SOUP_STATUS_UNAUTHORIZED)
     soup_message_headers_replace (headers, "WWW-Authenticate", "Bearer realm=\"aero-netd\"");
   /* Logged first: a direct answer closes the connection. */
+  peer_of (req);
   aero_host_log_access_request (self->host, &req->request, admission, status, why);
   if (req->msg)
     {
@@ -102,14 +123,6 @@ refuse (WsServer *self, WsRequest *req, guint status, WsRefuseReason reason, con
                                  strlen (body));
       g_free (body);
     }
-}
-
-static char *
-peer_of (WsRequest *req)
-{
-  GSocketAddress *remote = req->request.remote;
-
-  return remote ? g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote)) : NULL;
 }
 
 /* Reads the offered subprotocols: whether aero-l2-tunnel-v1 is among them,
@@ -232,7 +245,7 @@ open_tunnel (WsServer *self, WsRequest *req, GPtrArray *tokens)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (WsTunnel) tunnel = NULL;
-  g_autofree char *peer = peer_of (req);
+  const char *peer = peer_of (req);
   WsAdmissionRequest request;
   WsAdmissionVerdict verdict;
   AeroAdmission *admission;
@@ -284,7 +297,7 @@ open_tunnel (WsServer *self, WsRequest *req, GPtrArray *tokens)
 static void
 log_opened (WsServer *self, WsRequest *req, WsTunnel *tunnel, const char *path)
 {
-  g_autofree char *peer = peer_of (req);
+  const char *peer = peer_of (req);
 
   aero_metric_inc (self->metrics->accepted);
   aero_host_log_access_request (self->host, &req->request,
@@ -302,7 +315,7 @@ handle_upgrade (WsServer *self, SoupServerMessage *msg, const char *path)
   g_autoptr (GPtrArray) tokens = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GError) error = NULL;
   g_autoptr (WsTunnel) tunnel = NULL;
-  WsRequest req = { .msg = msg };
+  g_auto (WsRequest) req = { .msg = msg };
   Upgrade *up;
 
   aero_http_request_init_from_message (&req.request, msg);
@@ -433,7 +446,7 @@ direct_upgrade (AeroHttpUpgrade *upgrade, const char *path, gpointer user_data)
   g_autoptr (GSocket) socket = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *accept = NULL;
-  WsRequest req = { .direct = upgrade };
+  g_auto (WsRequest) req = { .direct = upgrade };
 
   req.request = *aero_http_upgrade_get_request (upgrade);
   if (self->host == NULL || !self->accepting || aero_host_is_shutting_down (self->host) ||

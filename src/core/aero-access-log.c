@@ -37,9 +37,12 @@ aero_host_log_access_request (AeroHost *host, const AeroHttpRequest *request,
 
   g_return_if_fail (request != NULL && request->headers != NULL);
 
-  peer = request->remote
-           ? g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (request->remote))
-           : g_strdup ("-");
+  if (request->peer)
+    peer = g_strdup (request->peer);
+  else
+    peer = request->remote
+             ? g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (request->remote))
+             : g_strdup ("-");
   path = request->path ? request->path : "-";
   method = request->method ? request->method : "-";
 

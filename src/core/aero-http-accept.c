@@ -586,7 +586,12 @@ append_headers (GString *answer, SoupMessageHeaders *headers)
     return;
   soup_message_headers_iter_init (&iter, headers);
   while (soup_message_headers_iter_next (&iter, &name, &value))
-    g_string_append_printf (answer, "%s: %s\r\n", name, value);
+    {
+      g_string_append (answer, name);
+      g_string_append (answer, ": ");
+      g_string_append (answer, value);
+      g_string_append (answer, "\r\n");
+    }
 }
 
 void

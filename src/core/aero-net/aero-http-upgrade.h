@@ -38,6 +38,8 @@ G_BEGIN_DECLS
  * @headers: the request headers
  * @remote: (nullable): the peer's address
  * @tls: whether the request came over TLS
+ * @peer: (nullable): @remote as text ("203.0.113.7:51234"), when the
+ *   caller has it already; the access log formats @remote otherwise
  *
  * A view of an HTTP request: what the admission checks and the access log
  * read (aero_host_admit_request(), aero_host_log_access_request()). The
@@ -50,6 +52,7 @@ typedef struct {
   SoupMessageHeaders *headers;
   GSocketAddress *remote;
   gboolean tls;
+  const char *peer;
   /*< private >*/
   gpointer reserved[4];
 } AeroHttpRequest;
