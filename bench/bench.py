@@ -1109,53 +1109,54 @@ def count_bench(work, results, args):
 def count_libsoup(work, results, n):
     """The set-ups counted again with every upgrade through libsoup's
     server ([http] direct-upgrades = false): what the direct path saves."""
-    log(f"count: {n} set-ups of aero-netd under callgrind, direct-upgrades = false")
-    d = client = None
-    try:
+    def start():
         d = scale_server(work, "aero-count-libsoup", ready_timeout=120,
                          wrapper=callgrind(work, "count.libsoup"),
                          http_extra={"direct-upgrades": "false"})
         count_warm_up(d.http_port)
         if not wait_sessions(d.http_port, 0, 60):
-            raise BenchError("the warm-up sessions did not close")
-        callgrind_zero(d.pid)
-        client = count_hold(d.http_port, n)
-        per = round(callgrind_dump(d.pid, work, "count.libsoup") / n)
-        results["count"]["libsoup_instructions_per_setup"] = per
-        log(f"  per set-up: {per} instructions")
-    except (BenchError, subprocess.SubprocessError, OSError, ValueError, KeyError) as e:
-        results["errors"].append(f"count (via libsoup): {e}")
-        log(f"  failed: {e}")
-    finally:
-        REG.stop(client)
-        if d is not None:
             d.stop()
+            raise BenchError("the warm-up sessions did not close")
+        return d.pid, d.http_port, d.stop
+    count_setups_of(work, results, n, "libsoup", "aero-netd, direct-upgrades = false", start)
 
 
 def count_floor(work, results, n):
     """The same set-ups against wsfloor under callgrind: what the user
     space of the least a tunnel server can do costs per set-up."""
-    log(f"count: {n} set-ups of wsfloor under callgrind")
-    port = free_port()
-    floor = client = None
-    try:
+    def start():
+        port = free_port()
         floor = REG.spawn(callgrind(work, "count.floor") + [WSFLOOR, str(port)], "wsfloor",
                           preexec_fn=raise_nofile)
         if not wait_listening(port, 60):
+            REG.stop(floor)
             raise BenchError("wsfloor did not start under valgrind")
         count_warm_up(port)
         time.sleep(1)
-        callgrind_zero(floor.pid)
+        return floor.pid, port, lambda: REG.stop(floor)
+    count_setups_of(work, results, n, "floor", "wsfloor", start)
+
+
+def count_setups_of(work, results, n, key, what, start):
+    """N set-ups held open, counted by callgrind in the server START gives
+    (its pid, its port, how to stop it; run under callgrind(work,
+    "count.KEY") and warmed up): results["count"]["KEY_instructions_per_setup"]."""
+    log(f"count: {n} set-ups of {what} under callgrind")
+    stop = client = None
+    try:
+        pid, port, stop = start()
+        callgrind_zero(pid)
         client = count_hold(port, n)
-        per = round(callgrind_dump(floor.pid, work, "count.floor") / n)
-        results["count"]["floor_instructions_per_setup"] = per
+        per = round(callgrind_dump(pid, work, f"count.{key}") / n)
+        results["count"][f"{key}_instructions_per_setup"] = per
         log(f"  per set-up: {per} instructions")
     except (BenchError, subprocess.SubprocessError, OSError, ValueError, KeyError) as e:
-        results["errors"].append(f"count (floor): {e}")
+        results["errors"].append(f"count ({what}): {e}")
         log(f"  failed: {e}")
     finally:
-        for p in (client, floor):
-            REG.stop(p)
+        REG.stop(client)
+        if stop is not None:
+            stop()
 
 
 def listen_backlog(port):
