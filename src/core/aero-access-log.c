@@ -26,8 +26,9 @@ void
 aero_host_log_access_request (AeroHost *host, const AeroHttpRequest *request,
                               const AeroAdmission *admission, guint status, const char *reason)
 {
-  g_autofree char *peer = NULL;
+  g_autofree char *formatted = NULL;
   g_autofree char *origin = NULL;
+  const char *peer;
   const char *raw_origin;
   const char *path;
   const char *method;
@@ -38,11 +39,11 @@ aero_host_log_access_request (AeroHost *host, const AeroHttpRequest *request,
   g_return_if_fail (request != NULL && request->headers != NULL);
 
   if (request->peer)
-    peer = g_strdup (request->peer);
+    peer = request->peer;
+  else if (request->remote)
+    peer = formatted = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (request->remote));
   else
-    peer = request->remote
-             ? g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (request->remote))
-             : g_strdup ("-");
+    peer = "-";
   path = request->path ? request->path : "-";
   method = request->method ? request->method : "-";
 

@@ -163,7 +163,6 @@ struct _Conn
 
 struct _AeroHttpUpgrade
 {
-  AeroHttpAcceptor *acceptor;
   Conn *conn;
   AeroHttpRequest request;
   gsize head_len; /* bytes of the request head, still in the socket */
@@ -339,7 +338,6 @@ refuse (AeroHttpAcceptor *self, int fd, const struct sockaddr_storage *ss)
     }
 }
 
-
 static void
 hand_to_soup (AeroHttpAcceptor *self, Conn *conn, GIOStream *stream, GSocketAddress *local)
 {
@@ -463,7 +461,6 @@ direct_offer (AeroHttpAcceptor *self, Conn *conn, const char *buf, gsize head_le
                                          path, query))
     return FALSE;
 
-  up.acceptor = self;
   up.conn = conn;
   up.head_len = head_len;
   up.request.method = SOUP_METHOD_GET;
@@ -549,13 +546,13 @@ static gboolean
 direct_answer (AeroHttpUpgrade *upgrade, GString *answer, GError **error)
 {
   int fd = g_socket_get_fd (upgrade->conn->peer->socket);
-  char buf[DIRECT_HEAD_MAX];
   gssize n;
 
   upgrade->answered = TRUE;
   g_clear_pointer (&upgrade->conn->deadline, aero_watch_free);
+  /* TCP discards the bytes without copying them (tcp(7), MSG_TRUNC). */
   do
-    n = recv (fd, buf, upgrade->head_len, 0);
+    n = recv (fd, NULL, upgrade->head_len, MSG_TRUNC);
   while (n < 0 && errno == EINTR);
   if (n != (gssize) upgrade->head_len)
     {
