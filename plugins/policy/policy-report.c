@@ -100,9 +100,12 @@ may_log (PolicyReport *report)
     }
   if (report->suppressed > 0)
     {
-      AERO_LOG_MESSAGE (report->instance, "suppressed", "%" G_GUINT64_FORMAT, report->suppressed,
-                        "MESSAGE", "%" G_GUINT64_FORMAT " denial log lines suppressed (log-rate)",
-                        report->suppressed);
+      char count[24];
+
+      /* Field values are strings: the count is formatted first. */
+      g_snprintf (count, sizeof count, "%" G_GUINT64_FORMAT, report->suppressed);
+      AERO_LOG_MESSAGE (report->instance, "suppressed", count, "MESSAGE",
+                        "%s denial log lines suppressed (log-rate)", count);
       report->suppressed = 0;
     }
   return TRUE;

@@ -15,6 +15,7 @@ the byte quota and the frame rate (the session ends), bytes per second
 checked with struct and, when installed, by tshark.
 """
 import os
+import re
 import socket
 import struct
 import sys
@@ -42,6 +43,7 @@ def transports():
         "fps": {"frames-per-second": "20", "frames-burst": "20"},
         "bps": {"bytes-per-second": "1k"},
         "quiet": {"log-rate": "2/min"},
+        "chatty": {"log-rate": "5/s"},
         "fill": {"max-tcp-flows": "2", "max-udp-flows": "1", "new-flows-per-second": "0"},
         "track": {"allow": "198.51.100.7:8000"},
         "memory": {},
@@ -509,6 +511,23 @@ def test_log_rate(tap, ports, server):
     tap.ok(lines and all("session=" in ln and "destination=10.66." in ln and "port=80" in ln and
                          "reason=private" in ln for ln in lines),
            "a denial line names session, destination, port and reason", "\n".join(lines))
+
+    # Once the limit lets a line through again, the count of the lines it
+    # held back is written first.
+    with Guest(ports["chatty"]) as c:
+        for i in range(30):
+            c.send_frame(pf.tcp_frame(GIP, "10.67.0.%d" % (i + 1), 48000 + i, 80))
+        c.frames_for(1.5)
+        c.send_frame(pf.tcp_frame(GIP, "10.67.1.1", 47999, 80))
+        c.frames_for(0.5)
+    summary = [ln for ln in server.stderr().splitlines()
+               if "denial log lines suppressed" in ln and "p-chatty" in ln]
+    tap.ok(len(summary) == 1 and re.search(r"^\S+ \S+ p-chatty: (\d+) denial log lines "
+                                            r"suppressed \(log-rate\) suppressed=\1$", summary[0]),
+           "log-rate = 5/s: the next line is preceded by the count of those suppressed",
+           "\n".join(summary) or server.stderr()[-2000:])
+    tap.ok(aerotest.http_status("127.0.0.1", server.http_port, "/healthz") == 200,
+           "the daemon is still serving")
 
 
 def main():
