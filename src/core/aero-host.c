@@ -2,7 +2,10 @@
  * instances, owns the HTTP server with /healthz, /readyz and /metrics, owns
  * the sessions (with their admission rules, rate limits and capture), and
  * runs the graceful shutdown. */
+#include <fcntl.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "aero-net/aero-host.h"
 #include "aero-net/aero-filter.h"
@@ -819,6 +822,38 @@ start_http (AeroHost *self, GError **error)
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
+/* The process's descriptor table, grown once at start to what the
+ * configured capacity needs: two descriptors per session (its connection
+ * and a socket of its guest's) and 1,024 for the rest, within the open
+ * files limit. Linux grows the table by doubling as descriptors are
+ * opened, and in a process with more than one thread (GLib's worker
+ * thread is one) every doubling waits for an RCU grace period: 10-25 ms
+ * on a VM, during which the main loop, and every session on it, stands
+ * still. Grown here, the table does not grow under a burst of new
+ * sessions. The kernel never shrinks it; it costs about 8 bytes of kernel
+ * memory per slot (256 KiB for the default 10,000 sessions). */
+static void
+reserve_descriptors (AeroHost *self)
+{
+  struct rlimit limit;
+  gint64 want = MIN (self->max_sessions * 2 + 1024, 1 << 20);
+  int probe, high;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+    return;
+  if (limit.rlim_cur != RLIM_INFINITY && (rlim_t) want > limit.rlim_cur)
+    want = (gint64) limit.rlim_cur;
+  probe = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (probe < 0)
+    return;
+  high = fcntl (probe, F_DUPFD_CLOEXEC, (int) want - 1);
+  if (high >= 0)
+    close (high);
+  close (probe);
+  AERO_LOG_DEBUG (COMPONENT, "MESSAGE", "descriptor table %s for %" G_GINT64_FORMAT " descriptors",
+                  high >= 0 ? "reserved" : "not reserved (it grows as needed)", want);
+}
+
 gboolean
 aero_host_start (AeroHost *self, GError **error)
 {
@@ -833,6 +868,7 @@ aero_host_start (AeroHost *self, GError **error)
       g_ptr_array_add (self->listen, aero_parse_socket_address ("127.0.0.1:8090", 0, NULL));
       self->configured = TRUE;
     }
+  reserve_descriptors (self);
   if (!aero_capture_start (self->capture, error) || !start_http (self, error))
     return FALSE;
   aero_admitter_log_config (self->admitter);
