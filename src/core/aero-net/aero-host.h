@@ -95,7 +95,10 @@ GPtrArray *aero_host_list_plugins (AeroHost *self, GPtrArray **problems);
  * @error: return location for a #GError
  *
  * Opens the HTTP listeners and starts every component. /readyz answers 200
- * once this returns %TRUE.
+ * once this returns %TRUE. First it grows the process's descriptor table
+ * to 2 × `[core] max-sessions` + 1024 slots (within RLIMIT_NOFILE), so
+ * that the table does not grow, stalling every thread of the process for
+ * an RCU grace period, while sessions are being opened.
  *
  * Returns: %TRUE on success.
  */
