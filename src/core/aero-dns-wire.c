@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "aero-dns-wire.h"
+#include "aero-ip-packet.h"
 
 #define DNS_FLAG_QR 0x8000
 #define DNS_FLAG_RD 0x0100
@@ -17,19 +18,6 @@
 #define TYPE_AAAA 28
 /* Largest DNS message a rebuilt UDP answer may hold. */
 #define UDP_MESSAGE_MAX (65535 - 40 - 8)
-
-static inline guint16
-rd16 (const guint8 *p)
-{
-  return (guint16) ((p[0] << 8) | p[1]);
-}
-
-static inline void
-wr16 (guint8 *p, guint16 v)
-{
-  p[0] = (guint8) (v >> 8);
-  p[1] = (guint8) v;
-}
 
 /* Appends one label to TEXT in presentation form: lower case; letters,
  * digits, '-' and '_' as they are, anything else as \DDD. */
@@ -115,19 +103,19 @@ aero_dns_wire_parse_question (const guint8 *msg, gsize len, gboolean response, A
   memset (q, 0, sizeof *q);
   if (msg == NULL || len < AERO_DNS_HEADER_LEN)
     return FALSE;
-  q->id = rd16 (msg);
-  q->flags = rd16 (msg + 2);
+  q->id = aero_ip_rd16 (msg);
+  q->flags = aero_ip_rd16 (msg + 2);
   if (((q->flags & DNS_FLAG_QR) != 0) != (response != FALSE) || DNS_OPCODE (q->flags) != 0)
     return FALSE;
-  if (rd16 (msg + 4) != 1)
+  if (aero_ip_rd16 (msg + 4) != 1)
     return FALSE;
   text = g_string_sized_new (64);
   if (!read_name (msg, len, &off, FALSE, NULL, NULL, text))
     return FALSE;
   if (off + 4 > len)
     return FALSE;
-  q->qtype = rd16 (msg + off);
-  q->qclass = rd16 (msg + off + 2);
+  q->qtype = aero_ip_rd16 (msg + off);
+  q->qclass = aero_ip_rd16 (msg + off + 2);
   q->question_end = off + 4;
   g_strlcpy (q->name, text->str, sizeof q->name);
   return TRUE;
@@ -140,9 +128,9 @@ aero_dns_wire_build_error (const guint8 *msg, const AeroDnsQuestion *q, guint rc
   guint8 *out = g_malloc0 (AERO_DNS_HEADER_LEN + qlen);
   guint16 flags = DNS_FLAG_QR | (q->flags & DNS_FLAG_RD) | DNS_FLAG_RA | (rcode & 0x0f);
 
-  wr16 (out, q->id);
-  wr16 (out + 2, flags);
-  wr16 (out + 4, 1);
+  aero_ip_wr16 (out, q->id);
+  aero_ip_wr16 (out + 2, flags);
+  aero_ip_wr16 (out + 4, 1);
   memcpy (out + AERO_DNS_HEADER_LEN, msg + AERO_DNS_HEADER_LEN, qlen);
   return g_bytes_new_take (out, AERO_DNS_HEADER_LEN + qlen);
 }
@@ -218,7 +206,7 @@ write_record (const guint8 *msg, gsize len, const Record *r, GByteArray *out)
 
     if (rdlen > 0xffff)
       return FALSE;
-    wr16 (out->data + rdlen_at, (guint16) rdlen);
+    aero_ip_wr16 (out->data + rdlen_at, (guint16) rdlen);
   }
   return TRUE;
 }
@@ -238,9 +226,9 @@ aero_dns_wire_filter_answer (const guint8 *msg, gsize len, const AeroDnsQuestion
     *rewritten = NULL;
   if (len < AERO_DNS_HEADER_LEN)
     return AERO_DNS_ANSWER_MALFORMED;
-  counts[0] = rd16 (msg + 6);
-  counts[1] = rd16 (msg + 8);
-  counts[2] = rd16 (msg + 10);
+  counts[0] = aero_ip_rd16 (msg + 6);
+  counts[1] = aero_ip_rd16 (msg + 8);
+  counts[2] = aero_ip_rd16 (msg + 10);
   total = counts[0] + counts[1] + counts[2];
   if (total > MAX_RECORDS)
     return AERO_DNS_ANSWER_MALFORMED;
@@ -255,8 +243,8 @@ aero_dns_wire_filter_answer (const guint8 *msg, gsize len, const AeroDnsQuestion
         r.start = off;
         if (!read_name (msg, len, &off, TRUE, NULL, NULL, NULL) || off + 10 > len)
           return AERO_DNS_ANSWER_MALFORMED;
-        r.type = rd16 (msg + off);
-        rdlen = rd16 (msg + off + 8);
+        r.type = aero_ip_rd16 (msg + off);
+        rdlen = aero_ip_rd16 (msg + off + 8);
         r.rdata = off + 10;
         r.end = r.rdata + rdlen;
         if (r.end > len)
@@ -299,7 +287,7 @@ aero_dns_wire_filter_answer (const guint8 *msg, gsize len, const AeroDnsQuestion
   out = g_byte_array_sized_new ((guint) len);
   g_byte_array_append (out, msg, (guint) q->question_end);
   for (guint s = 0; s < 3; s++)
-    wr16 (out->data + 6 + 2 * s, (guint16) (counts[s] - removed[s]));
+    aero_ip_wr16 (out->data + 6 + 2 * s, (guint16) (counts[s] - removed[s]));
   for (guint i = 0; i < records->len; i++)
     {
       const Record *r = &g_array_index (records, Record, i);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "aero-net/aero-policy.h"
+#include "aero-ip-packet.h"
 
 G_DEFINE_INTERFACE (AeroPolicy, aero_policy, AERO_TYPE_COMPONENT)
 
@@ -109,12 +110,6 @@ aero_policy_get_options (AeroPolicy *self, AeroPolicyOptions *options)
 #define ETHERTYPE_IPV6 0x86dd
 #define ETHERTYPE_VLAN 0x8100
 
-static inline guint16
-rd16 (const guint8 *p)
-{
-  return (guint16) ((p[0] << 8) | p[1]);
-}
-
 static gboolean
 parse_l4 (const guint8 *l4, gsize l4_len, gboolean first_fragment, AeroFlow *flow,
           gboolean *is_new)
@@ -126,16 +121,16 @@ parse_l4 (const guint8 *l4, gsize l4_len, gboolean first_fragment, AeroFlow *flo
     case 6: /* TCP */
       if (!first_fragment || l4_len < 14)
         return FALSE;
-      flow->source_port = rd16 (l4);
-      flow->port = rd16 (l4 + 2);
+      flow->source_port = aero_ip_rd16 (l4);
+      flow->port = aero_ip_rd16 (l4 + 2);
       /* SYN set, ACK clear */
       fresh = (l4[13] & 0x12) == 0x02;
       break;
     case 17: /* UDP */
       if (!first_fragment || l4_len < 8)
         return FALSE;
-      flow->source_port = rd16 (l4);
-      flow->port = rd16 (l4 + 2);
+      flow->source_port = aero_ip_rd16 (l4);
+      flow->port = aero_ip_rd16 (l4 + 2);
       fresh = TRUE;
       break;
     case 1:  /* ICMP */
@@ -165,13 +160,13 @@ aero_flow_parse (const guint8 *frame, gsize len, AeroFlow *flow, gboolean *is_ne
   if (frame == NULL || len < 14)
     return FALSE;
 
-  ethertype = rd16 (frame + off);
+  ethertype = aero_ip_rd16 (frame + off);
   off += 2;
   if (ethertype == ETHERTYPE_VLAN)
     {
       if (len < 18)
         return FALSE;
-      ethertype = rd16 (frame + off + 2);
+      ethertype = aero_ip_rd16 (frame + off + 2);
       off += 4;
     }
 
@@ -184,14 +179,14 @@ aero_flow_parse (const guint8 *frame, gsize len, AeroFlow *flow, gboolean *is_ne
       if (avail < 20 || (ip[0] >> 4) != 4)
         return FALSE;
       ihl = (gsize) (ip[0] & 0x0f) * 4;
-      total = rd16 (ip + 2);
+      total = aero_ip_rd16 (ip + 2);
       if (ihl < 20 || total < ihl || total > avail)
         return FALSE;
       flow->family = G_SOCKET_FAMILY_IPV4;
       flow->protocol = ip[9];
       memcpy (flow->source, ip + 12, 4);
       memcpy (flow->destination, ip + 16, 4);
-      first = (rd16 (ip + 6) & 0x1fff) == 0;
+      first = (aero_ip_rd16 (ip + 6) & 0x1fff) == 0;
       return parse_l4 (ip + ihl, total - ihl, first, flow, is_new);
     }
 
@@ -204,7 +199,7 @@ aero_flow_parse (const guint8 *frame, gsize len, AeroFlow *flow, gboolean *is_ne
 
       if (avail < 40 || (ip[0] >> 4) != 6)
         return FALSE;
-      payload = rd16 (ip + 4);
+      payload = aero_ip_rd16 (ip + 4);
       if (40 + payload > avail)
         return FALSE;
       avail = 40 + payload;
@@ -223,7 +218,7 @@ aero_flow_parse (const guint8 *frame, gsize len, AeroFlow *flow, gboolean *is_ne
           if (next == 44)
             {
               ext = 8;
-              if ((rd16 (ip + pos + 2) & 0xfff8) != 0)
+              if ((aero_ip_rd16 (ip + pos + 2) & 0xfff8) != 0)
                 first = FALSE;
             }
           else
