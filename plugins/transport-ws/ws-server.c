@@ -578,10 +578,14 @@ ws_server_stop (WsServer *self)
     {
       SoupServer *server = aero_host_get_http_server (self->host);
 
-      for (guint i = 0; server && i < self->registered->len; i++)
-        soup_server_remove_handler (server, g_ptr_array_index (self->registered, i));
       for (guint i = 0; i < self->registered->len; i++)
-        aero_host_remove_upgrade_handler (self->host, g_ptr_array_index (self->registered, i));
+        {
+          const char *path = g_ptr_array_index (self->registered, i);
+
+          if (server)
+            soup_server_remove_handler (server, path);
+          aero_host_remove_upgrade_handler (self->host, path);
+        }
       if (self->registered->len > 0)
         aero_host_remove_endpoint (self->host, "l2");
     }
